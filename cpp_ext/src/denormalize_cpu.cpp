@@ -1,0 +1,108 @@
+// CPU loop for denormalize (math in imggen/denormalize.h).
+//
+// Rows (n, h) are split across OpenMP threads; each row is one call of a row function whose
+// inner loop runs over W contiguous source values per channel, so GCC vectorises it. On
+// x86-64 the row functions are cloned for x86-64-v4 (AVX-512), v3 (AVX2, F16C) and the
+// baseline, picked once at load time: the wheel stays portable (never -march=native) and
+// still gets 4x over baseline code where the CPU allows.
+#include "imggen/denormalize_cpu.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define IMGGEN_SIMD_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define IMGGEN_SIMD_CLONES
+#endif
+
+namespace imggen {
+namespace {
+
+template <Layout L, class T>
+inline __attribute__((always_inline)) void row_loop(const T* __restrict src, std::ptrdiff_t plane,
+                                                    std::int64_t w, DenormParams p,
+                                                    std::uint8_t* __restrict dst) {
+    constexpr int cout = output_channels(L);
+    for (std::int64_t x = 0; x < w; ++x)
+        denormalize_pixel<L>(src + x, plane, p.scale, p.offset, dst + x * cout);
+}
+
+template <class T>
+inline __attribute__((always_inline)) void row_any(const T* __restrict src, std::ptrdiff_t plane,
+                                                   std::int64_t w, Layout layout, DenormParams p,
+                                                   std::uint8_t* __restrict dst) {
+    switch (layout) {
+        case Layout::rgb_from_rgb: row_loop<Layout::rgb_from_rgb>(src, plane, w, p, dst); break;
+        case Layout::bgr_from_rgb: row_loop<Layout::bgr_from_rgb>(src, plane, w, p, dst); break;
+        case Layout::gray_from_rgb: row_loop<Layout::gray_from_rgb>(src, plane, w, p, dst); break;
+        case Layout::gray_from_gray: row_loop<Layout::gray_from_gray>(src, plane, w, p, dst); break;
+        case Layout::rgb_from_gray: row_loop<Layout::rgb_from_gray>(src, plane, w, p, dst); break;
+    }
+}
+
+// The cloned entry points; target_clones on templates is not reliable in GCC 12, so one
+// plain function per source dtype, with the templates inlined into each clone.
+IMGGEN_SIMD_CLONES
+void row_f32(const float* __restrict src, std::ptrdiff_t plane, std::int64_t w, Layout layout,
+             DenormParams p, std::uint8_t* __restrict dst) {
+    row_any(src, plane, w, layout, p, dst);
+}
+
+IMGGEN_SIMD_CLONES
+void row_f16(const _Float16* __restrict src, std::ptrdiff_t plane, std::int64_t w, Layout layout,
+             DenormParams p, std::uint8_t* __restrict dst) {
+    row_any(src, plane, w, layout, p, dst);
+}
+
+// Below this many source values a parallel region costs more than it saves.
+constexpr std::int64_t kParallelMinValues = 1 << 16;
+constexpr std::int64_t kChunkValues = 1 << 15;
+
+}  // namespace
+
+void denormalize_cpu(const DenormJob& job) {
+    const std::int64_t rows = job.n * job.h;
+    const std::int64_t w = job.w;
+    const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(job.h * job.w);
+    const int cin = source_channels(job.layout);
+    const int cout = output_channels(job.layout);
+    const bool parallel = rows * w * cin >= kParallelMinValues;
+    // Chunks of about kChunkValues source values, handed out dynamically: on a busy machine
+    // (the generator's own threads, a video encoder) a descheduled thread then delays its
+    // current chunk only, not a fixed half of the batch.
+    const std::int64_t chunk = std::max<std::int64_t>(1, kChunkValues / std::max<std::int64_t>(1, w * cin));
+
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, chunk) if (parallel)
+#endif
+    for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t n = r / job.h;
+        const std::int64_t y = r - n * job.h;
+        const std::ptrdiff_t src_off = (n * cin * job.h + y) * w;
+        std::uint8_t* dst = job.dst + r * w * cout;
+        if (job.dtype == DType::f32)
+            row_f32(static_cast<const float*>(job.src) + src_off, plane, w, job.layout,
+                    job.params, dst);
+        else
+            row_f16(static_cast<const _Float16*>(job.src) + src_off, plane, w, job.layout,
+                    job.params, dst);
+    }
+    (void)parallel, (void)chunk;
+}
+
+int openmp_threads() {
+#if defined(_OPENMP)
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+}  // namespace imggen

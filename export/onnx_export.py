@@ -1,0 +1,261 @@
+"""Generator -> ONNX: dynamo exporter, dynamic batch, model card, checker, enforced parity.
+
+The file is written only after it passed `onnx.checker` and matched torch on fixed seeds, so a
+failed export never leaves a model behind that looks usable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from .. import __version__
+from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
+from ..errors import ImggenError
+from ..fp16 import convert_to_fp16
+from ..latents import latents_for_seeds
+from ..metrics import max_abs_error, psnr
+from ..onnx_graph import read_card, write_card
+from .checkpoint import generator_from_checkpoint
+
+PARITY_SEEDS = list(range(16))
+PARITY_TOLERANCE = 1e-4
+OUTPUT_NAME = "image"
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    max_abs_error: float
+    psnr_db: float
+    seeds: int
+
+    def __str__(self) -> str:
+        return (
+            f"max abs error {self.max_abs_error:.2e}, PSNR {self.psnr_db:.1f} dB "
+            f"on {self.seeds} seeds"
+        )
+
+
+class _ExportWrapper(nn.Module):
+    """Fixes the graph's input names and order: z, then class_id for conditional models."""
+
+    def __init__(self, generator: nn.Module, conditional: bool) -> None:
+        super().__init__()
+        self.generator = generator
+        self.conditional = conditional
+
+    def forward(self, z: torch.Tensor, class_id: torch.Tensor | None = None) -> torch.Tensor:
+        if self.conditional:
+            return self.generator(z, class_id)
+        return self.generator(z)
+
+
+def export_generator(
+    generator: nn.Module, card: ModelCard, output: Path, opset: int = 18
+) -> ParityResult:
+    """Export, annotate, check, verify parity, then write `output` atomically."""
+    if opset < 18:
+        raise ImggenError("the dynamo exporter needs opset >= 18")
+    generator = generator.eval()
+    wrapper = _ExportWrapper(generator, card.conditional).eval()
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    z = torch.from_numpy(latents_for_seeds([0, 1], card.latent_dim))
+    if card.conditional:
+        args: tuple[torch.Tensor, ...] = (z, torch.tensor([0, 1 % card.num_classes]))
+        dynamic: dict[str, Any] = {"z": {0: batch}, "class_id": {0: batch}}
+        names = [LATENT_INPUT, CLASS_INPUT]
+    else:
+        args, dynamic, names = (z,), {"z": {0: batch}}, [LATENT_INPUT]
+    try:
+        program = torch.onnx.export(
+            wrapper,
+            args,
+            dynamo=True,
+            opset_version=opset,
+            input_names=names,
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=dynamic,
+            external_data=False,
+            verbose=False,
+        )
+    except Exception as e:
+        raise ImggenError(f"torch could not export the generator: {_first_line(e)}") from None
+    assert program is not None
+    model = program.model_proto
+    _name_batch_axes(model)
+    write_card(model, card)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as e:
+        raise ImggenError(f"exported model fails onnx.checker: {_first_line(e)}") from None
+    read_card(model, output.name)  # the card must describe the graph it sits in
+
+    reference = _torch_outputs(generator, card)
+    parity = _parity(model, card, reference)
+    if not parity.max_abs_error <= PARITY_TOLERANCE:
+        raise ImggenError(
+            f"ONNX output differs from torch: {parity} (tolerance {PARITY_TOLERANCE:g}); "
+            "nothing written"
+        )
+    _save_atomic(model, output)
+    return parity
+
+
+def export_fp16(fp32_path: Path, output: Path, card: ModelCard) -> ParityResult:
+    """The FP16 twin of an exported model, compared with it on the parity seeds."""
+    model = onnx.load(str(fp32_path))
+    half = convert_to_fp16(model)
+    write_card(half, card)
+    onnx.checker.check_model(half)
+    reference = _onnx_outputs(model, card)
+    parity = _parity(half, card, reference)
+    _save_atomic(half, output)
+    return parity
+
+
+def parity_inputs(card: ModelCard) -> tuple[np.ndarray, np.ndarray | None]:
+    z = latents_for_seeds(PARITY_SEEDS, card.latent_dim)
+    classes = None
+    if card.conditional:
+        classes = np.asarray([s % card.num_classes for s in PARITY_SEEDS], dtype=np.int64)
+    return z, classes
+
+
+@torch.no_grad()
+def _torch_outputs(generator: nn.Module, card: ModelCard) -> np.ndarray:
+    z, classes = parity_inputs(card)
+    if classes is None:
+        return generator(torch.from_numpy(z)).numpy()
+    return generator(torch.from_numpy(z), torch.from_numpy(classes)).numpy()
+
+
+def _onnx_outputs(model: onnx.ModelProto, card: ModelCard) -> np.ndarray:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    z, classes = parity_inputs(card)
+    feeds: dict[str, np.ndarray] = {LATENT_INPUT: z}
+    if classes is not None:
+        feeds[CLASS_INPUT] = classes
+    return np.asarray(session.run(None, feeds)[0], dtype=np.float32)
+
+
+def _parity(model: onnx.ModelProto, card: ModelCard, reference: np.ndarray) -> ParityResult:
+    test = _onnx_outputs(model, card)
+    low, high = card.output_range
+    return ParityResult(
+        max_abs_error(reference, test), psnr(reference, test, high - low), len(test)
+    )
+
+
+def _name_batch_axes(model: onnx.ModelProto) -> None:
+    """Name the dynamic batch axis 'batch' on every input and output, whatever the exporter
+    chose."""
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_param = "batch"
+
+
+def _save_atomic(model: onnx.ModelProto, output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    os.close(fd)
+    try:
+        onnx.save(model, tmp)
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+# -- the CLI verb -------------------------------------------------------------------------------
+def card_for_checkpoint(meta: dict[str, Any], description: str = "") -> ModelCard:
+    gan = meta["gan_config"]
+    return ModelCard(
+        latent_dim=int(gan["latent_dim"]),
+        height=int(gan["resolution"]),
+        width=int(gan["resolution"]),
+        channels=int(gan["channels"]),
+        output_range=(-1.0, 1.0),
+        class_names=tuple(meta["class_names"]),
+        producer=f"imggen-rt {__version__} (torch {torch.__version__})",
+        training_data=str(meta["data_name"]),
+        description=description or f"DCGAN trained {meta['step']} steps",
+        extra={"architecture": json.dumps(gan, sort_keys=True), "train_step": str(meta["step"])},
+    )
+
+
+def load_module_generator(
+    spec: str, weights: Path, latent_dim: int | None, classes: list[str]
+) -> tuple[nn.Module, ModelCard]:
+    """Bring your own generator: 'pkg.mod:factory' and a state dict."""
+    if latent_dim is None:
+        raise ImggenError("--module needs --latent-dim")
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise ImggenError(f"--module must look like 'pkg.mod:factory', got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise ImggenError(f"cannot import {spec}: {e}") from None
+    generator = factory()
+    if not isinstance(generator, nn.Module):
+        raise ImggenError(f"{spec}() returned {type(generator).__name__}, not an nn.Module")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        generator.load_state_dict(state)
+    except Exception as e:
+        raise ImggenError(f"cannot load state dict {weights}: {_first_line(e)}") from None
+    probe = torch.from_numpy(latents_for_seeds([0], latent_dim))
+    with torch.no_grad():
+        args = (probe, torch.zeros(1, dtype=torch.int64)) if classes else (probe,)
+        shape = tuple(generator.eval()(*args).shape)
+    if len(shape) != 4:
+        raise ImggenError(f"{spec} must return (B, C, H, W) images, returned shape {shape}")
+    card = ModelCard(
+        latent_dim=latent_dim,
+        height=shape[2],
+        width=shape[3],
+        channels=shape[1],
+        class_names=tuple(classes),
+        producer=f"imggen-rt {__version__} (torch {torch.__version__}) via {spec}",
+    )
+    return generator, card
+
+
+def export_cli(args: argparse.Namespace) -> None:
+    if args.module:
+        classes = [c.strip() for c in args.classes.split(",")] if args.classes else []
+        generator, card = load_module_generator(
+            args.module, args.checkpoint, args.latent_dim, classes
+        )
+    else:
+        generator, meta = generator_from_checkpoint(args.checkpoint)
+        card = card_for_checkpoint(meta, args.description)
+    parity = export_generator(generator, card, args.output, opset=args.opset)
+    print(f"wrote {args.output}: torch parity {parity} (tolerance {PARITY_TOLERANCE:g})")
+    if args.fp16:
+        fp16_path = args.output.with_suffix(".fp16.onnx")
+        half = export_fp16(args.output, fp16_path, card)
+        print(f"wrote {fp16_path}: FP16 vs FP32 {half}")

@@ -1,0 +1,1 @@
+"""The `imggen-rt` command line."""

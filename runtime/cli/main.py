@@ -1,0 +1,44 @@
+"""`imggen-rt <verb>`: each verb lives in its own module with `add_parser` and `run`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import ImggenError
+from . import generate, info, training
+
+VERBS = (generate, info, *training.VERBS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="imggen-rt",
+        description="Generate images from a generator ONNX, fast and reproducibly by seed; "
+        "train and export such generators (train extra).",
+    )
+    parser.add_argument("--version", action="version", version=f"imggen-rt {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb in VERBS:
+        verb.add_parser(verbs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except ImggenError as e:
+        print(f"imggen-rt: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("imggen-rt: interrupted", file=sys.stderr)
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

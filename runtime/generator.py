@@ -1,0 +1,184 @@
+"""The one-call happy path: `load(model)` then `generate(seeds=...)` -> uint8 frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backends import Backend, create_backend
+from .card import ModelCard
+from .errors import ImggenError
+from .latents import latents_for_seeds
+from .postprocess import denormalize
+
+DEFAULT_MODEL = Path(__file__).parent / "models" / "fashion_cgan32.onnx"
+ORDERS = ("rgb", "bgr", "gray")
+
+ClassArg = int | str | Sequence[int | str] | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One streamed batch: the seeds and classes it holds, and its frames (N, H, W, C) uint8."""
+
+    seeds: list[int]
+    classes: list[int] | None
+    frames: np.ndarray
+
+
+def default_model_path() -> Path:
+    if not DEFAULT_MODEL.is_file():
+        raise ImggenError(
+            "this install has no bundled default model; pass a model path (-m MODEL.onnx)"
+        )
+    return DEFAULT_MODEL
+
+
+class ImageGenerator:
+    """A loaded generator: latents from seeds, a backend, the fused post-process.
+
+    Image k is a function of (model, seed k, class k, truncation, backend precision) only:
+    batch size and order never change it.
+    """
+
+    def __init__(self, backend: Backend, model_path: Path, order: str = "rgb") -> None:
+        if order not in ORDERS:
+            raise ImggenError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+        self.backend = backend
+        self.model_path = model_path
+        self.order = order
+        self.card: ModelCard = backend.card
+        self._latents = np.empty((0, self.card.latent_dim), dtype=np.float32)
+
+    def _order_for_model(self, order: str) -> str:
+        # A one-channel model stays one channel unless colour is asked for explicitly.
+        return "gray" if self.card.channels == 1 and order == "rgb" else order
+
+    def resolve_seeds(self, n: int | None, seeds: Sequence[int] | None, seed: int) -> list[int]:
+        if seeds is not None:
+            if n is not None and n != len(seeds):
+                raise ImggenError(f"n={n} disagrees with {len(seeds)} seeds given")
+            return [int(s) for s in seeds]
+        count = 1 if n is None else n
+        if count < 0:
+            raise ImggenError(f"n must be >= 0, got {count}")
+        return list(range(seed, seed + count))
+
+    def resolve_classes(self, classes: ClassArg, seeds: Sequence[int]) -> list[int] | None:
+        """Per-seed class ids. Without an explicit class, a conditional model uses
+        seed % num_classes, so a run of consecutive seeds shows every class."""
+        if not self.card.conditional:
+            if classes is not None:
+                raise ImggenError("this model is not class-conditional: do not pass a class")
+            return None
+        if classes is None:
+            return [s % self.card.num_classes for s in seeds]
+        if isinstance(classes, (int, str)):
+            return [self.card.class_index(classes)] * len(seeds)
+        ids = [self.card.class_index(c) for c in classes]
+        if len(ids) != len(seeds):
+            raise ImggenError(f"{len(ids)} classes given for {len(seeds)} seeds")
+        return ids
+
+    def _plan(
+        self,
+        n: int | None,
+        seeds: Sequence[int] | None,
+        classes: ClassArg,
+        seed: int,
+        batch_size: int,
+        order: str | None,
+    ) -> tuple[list[int], list[int] | None, str]:
+        if batch_size < 1:
+            raise ImggenError(f"batch size must be >= 1, got {batch_size}")
+        all_seeds = self.resolve_seeds(n, seeds, seed)
+        return (
+            all_seeds,
+            self.resolve_classes(classes, all_seeds),
+            self._order_for_model(order or self.order),
+        )
+
+    def iter_batches(
+        self,
+        n: int | None = None,
+        seeds: Sequence[int] | None = None,
+        classes: ClassArg = None,
+        truncation: float = 1.0,
+        batch_size: int = 16,
+        seed: int = 0,
+        order: str | None = None,
+    ) -> Iterator[Batch]:
+        """Stream frames batch by batch: memory stays flat however many images are asked."""
+        all_seeds, all_classes, out_order = self._plan(n, seeds, classes, seed, batch_size, order)
+        for start in range(0, len(all_seeds), batch_size):
+            batch_seeds = all_seeds[start : start + batch_size]
+            batch_classes = all_classes[start : start + batch_size] if all_classes else None
+            frames = self._run(batch_seeds, batch_classes, truncation, out_order, None)
+            yield Batch(batch_seeds, batch_classes, frames)
+
+    def generate(
+        self,
+        n: int | None = None,
+        seeds: Sequence[int] | None = None,
+        classes: ClassArg = None,
+        truncation: float = 1.0,
+        batch_size: int = 16,
+        seed: int = 0,
+        order: str | None = None,
+    ) -> np.ndarray:
+        """All frames as one uint8 (N, H, W, C) array, written batch by batch in place."""
+        all_seeds, all_classes, out_order = self._plan(n, seeds, classes, seed, batch_size, order)
+        channels = 1 if out_order == "gray" else 3
+        card = self.card
+        frames = np.empty((len(all_seeds), card.height, card.width, channels), dtype=np.uint8)
+        for start in range(0, len(all_seeds), batch_size):
+            stop = start + batch_size
+            self._run(
+                all_seeds[start:stop],
+                all_classes[start:stop] if all_classes else None,
+                truncation,
+                out_order,
+                frames[start:stop],
+            )
+        return frames
+
+    def _run(
+        self,
+        seeds: list[int],
+        classes: list[int] | None,
+        truncation: float,
+        order: str,
+        out: np.ndarray | None,
+    ) -> np.ndarray:
+        if len(self._latents) < len(seeds):
+            self._latents = np.empty((len(seeds), self.card.latent_dim), dtype=np.float32)
+        z = latents_for_seeds(seeds, self.card.latent_dim, truncation, self._latents[: len(seeds)])
+        class_ids = np.asarray(classes, dtype=np.int64) if classes is not None else None
+        images = self.backend.infer(z, class_ids)
+        low, high = self.card.output_range
+        return denormalize(images, low, high, order, out=out)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> ImageGenerator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load(
+    model: str | Path | None = None,
+    backend: str = "auto",
+    order: str = "rgb",
+    threads: int | None = None,
+) -> ImageGenerator:
+    """Load a generator ONNX (the bundled default model when `model` is None)."""
+    path = Path(model) if model is not None else default_model_path()
+    if not path.is_file():
+        raise ImggenError(f"model file {path} does not exist")
+    return ImageGenerator(create_backend(backend, path, threads=threads), path, order)

@@ -1,0 +1,79 @@
+"""Reading and annotating generator ONNX files with the `onnx` library (no session needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import onnx
+from onnx import helper, shape_inference
+
+from .card import ModelCard, TensorInfo
+from .errors import ImggenError
+
+
+def load_model(path: str | Path, load_weights: bool = True) -> onnx.ModelProto:
+    path = Path(path)
+    if not path.is_file():
+        raise ImggenError(f"model file {path} does not exist")
+    try:
+        return onnx.load(str(path), load_external_data=load_weights)
+    except Exception as e:  # protobuf's DecodeError and friends
+        raise ImggenError(f"{path} is not a readable ONNX model: {_first_line(e)}") from None
+
+
+def graph_io(model: onnx.ModelProto) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [_info(v) for v in model.graph.input if v.name not in initializers]
+    return inputs, [_info(v) for v in model.graph.output]
+
+
+def metadata(model: onnx.ModelProto) -> dict[str, str]:
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def read_card(model: onnx.ModelProto, source: str = "model") -> ModelCard:
+    """The card, checked against the graph it describes."""
+    card = ModelCard.from_metadata(metadata(model), source)
+    card.validate_graph(*graph_io(model), source=source)
+    return card
+
+
+def write_card(model: onnx.ModelProto, card: ModelCard) -> None:
+    """Replace any existing card in place (other metadata is kept)."""
+    keep = {k: v for k, v in metadata(model).items() if not k.startswith("imggen.")}
+    keep.update(card.to_metadata())
+    del model.metadata_props[:]
+    helper.set_model_props(model, keep)
+
+
+def with_batch(model: onnx.ModelProto, batch: int) -> onnx.ModelProto:
+    """A shape-inferred copy with the batch axis of every graph input fixed."""
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    for value in fixed.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].Clear()
+            dims[0].dim_value = batch
+    try:
+        return shape_inference.infer_shapes(fixed, data_prop=True)
+    except Exception as e:
+        raise ImggenError(f"ONNX shape inference failed: {_first_line(e)}") from None
+
+
+def _info(value: onnx.ValueInfoProto) -> TensorInfo:
+    tensor = value.type.tensor_type
+    dims: list[int | str | None] = []
+    for d in tensor.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        else:
+            dims.append(d.dim_param or None)
+    dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else "?"
+    return TensorInfo(value.name, tuple(dims), dtype)
+
+
+def _first_line(e: Any) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

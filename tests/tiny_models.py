@@ -1,0 +1,88 @@
+"""Small generator ONNX files built with onnx.helper (no torch), and their numpy meaning.
+
+image = tanh(z @ W + b [+ E[class_id]]) reshaped to (B, C, H, W): simple enough to compute
+exactly in numpy, real enough to exercise the card, the session and the post-process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from imggen_rt.card import ModelCard
+from imggen_rt.onnx_graph import write_card
+
+
+@dataclass
+class TinyGenerator:
+    path: Path
+    card: ModelCard
+    weight: np.ndarray
+    bias: np.ndarray
+    embedding: np.ndarray | None = field(default=None)
+
+    def reference(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray:
+        y = z.astype(np.float64) @ self.weight + self.bias
+        if self.embedding is not None:
+            assert class_id is not None
+            y = y + self.embedding[class_id]
+        card = self.card
+        return np.tanh(y).astype(np.float32).reshape(-1, card.channels, card.height, card.width)
+
+
+def make_tiny_generator(
+    path: Path,
+    latent_dim: int = 8,
+    height: int = 6,
+    width: int = 5,
+    channels: int = 3,
+    class_names: tuple[str, ...] = (),
+    seed: int = 0,
+    card: ModelCard | None = None,
+) -> TinyGenerator:
+    rng = np.random.default_rng(seed)
+    size = channels * height * width
+    weight = rng.normal(0, 0.7, (latent_dim, size)).astype(np.float32)
+    bias = rng.normal(0, 0.1, size).astype(np.float32)
+    inits = [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "b")]
+    shape = numpy_helper.from_array(np.array([-1, channels, height, width], np.int64), "shape")
+    inits.append(shape)
+    nodes = [helper.make_node("Gemm", ["z", "W", "b"], ["pre"])]
+    inputs = [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", latent_dim])]
+    embedding = None
+    if class_names:
+        embedding = rng.normal(0, 0.5, (len(class_names), size)).astype(np.float32)
+        inits.append(numpy_helper.from_array(embedding, "E"))
+        inputs.append(helper.make_tensor_value_info("class_id", TensorProto.INT64, ["batch"]))
+        nodes += [
+            helper.make_node("Gather", ["E", "class_id"], ["emb"], axis=0),
+            helper.make_node("Add", ["pre", "emb"], ["pre_c"]),
+        ]
+    last = "pre_c" if class_names else "pre"
+    nodes += [
+        helper.make_node("Tanh", [last], ["act"]),
+        helper.make_node("Reshape", ["act", "shape"], ["image"]),
+    ]
+    output = helper.make_tensor_value_info(
+        "image", TensorProto.FLOAT, ["batch", channels, height, width]
+    )
+    graph = helper.make_graph(nodes, "tiny_generator", inputs, [output], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    card = card or ModelCard(
+        latent_dim=latent_dim,
+        height=height,
+        width=width,
+        channels=channels,
+        class_names=class_names,
+        producer="tests/tiny_models.py",
+        training_data="none",
+    )
+    write_card(model, card)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return TinyGenerator(path, card, weight, bias, embedding)
