@@ -34,9 +34,6 @@ class FashionClassifier(nn.Module):
                 nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(inplace=True),
-                nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
-                nn.BatchNorm2d(c_out),
-                nn.ReLU(inplace=True),
                 nn.MaxPool2d(2),
             )
 
@@ -51,7 +48,7 @@ class FashionClassifier(nn.Module):
         return self.head(features), features
 
 
-def train_classifier(epochs: int = 4, batch_size: int = 128, seed: int = 0) -> FashionClassifier:
+def train_classifier(epochs: int = 3, batch_size: int = 128, seed: int = 0) -> FashionClassifier:
     torch.manual_seed(seed)
     train = load_fashion_mnist("train", RESOLUTION)
     test = load_fashion_mnist("test", RESOLUTION)
@@ -115,7 +112,7 @@ def export_classifier(model: FashionClassifier, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train and export the eval classifier.")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=CLASSIFIER_PATH)
     args = parser.parse_args()
     model = train_classifier(args.epochs)

@@ -234,27 +234,10 @@ def test_byo_module_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_cli_train_interrupt_saves_and_resumes(small_fashion: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    args = [
-        sys.executable,
-        "-m",
-        "imggen_rt.cli.main",
-        "train",
-        "--out",
-        str(run),
-        "--steps",
-        "100000",
-        "--batch-size",
-        "8",
-        "--width",
-        "0.125",
-        "--latent-dim",
-        "16",
-        "--checkpoint-every",
-        "5",
-        "--threads",
-        "1",
-        "--no-progress",
-    ]
+    base = [sys.executable, "-m", "imggen_rt.cli.main", "train", "--out", str(run)]
+    base += ["--batch-size", "8", "--width", "0.125", "--latent-dim", "16"]
+    base += ["--checkpoint-every", "5", "--threads", "1", "--no-progress"]
+    args = [*base, "--steps", "100000"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (run / "checkpoint.pt").exists() and time.monotonic() < deadline:
@@ -268,7 +251,7 @@ def test_cli_train_interrupt_saves_and_resumes(small_fashion: Path, tmp_path: Pa
     step = load_checkpoint(run)["step"]
     assert step >= 5
     resumed = subprocess.run(
-        [*args[:-2], "--steps", str(step + 2), "--resume", "--no-progress"],
+        [*base, "--steps", str(step + 2), "--resume"],
         capture_output=True,
         text=True,
     )

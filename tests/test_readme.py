@@ -1,0 +1,25 @@
+"""The README's two commands are the contract with a fresh machine: keep them true."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return [block.strip() for block in blocks]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    test_command = next(c for c in readme_commands() if "pytest" in c)
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test_command in ci_lines
+
+
+def test_readme_generate_command_uses_the_bundled_model() -> None:
+    generate = next(c for c in readme_commands() if "imggen-rt generate" in c)
+    assert generate.startswith("pip install . && imggen-rt generate")
+    assert " -m " not in generate
