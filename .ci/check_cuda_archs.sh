@@ -30,7 +30,8 @@ find_cuobjdump() {
 import glob, os, site, sys
 roots = site.getsitepackages() + [site.getusersitepackages()]
 for root in roots:
-    for path in sorted(glob.glob(os.path.join(root, "nvidia", "*", "bin", "cuobjdump")), reverse=True):
+    pattern = os.path.join(root, "nvidia", "*", "bin", "cuobjdump")
+    for path in sorted(glob.glob(pattern), reverse=True):
         if os.access(path, os.X_OK):
             print(path)
             sys.exit(0)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import load_fashion_mnist, to_unit_range
+from .onnx_export import quiet_exporter
 
 CLASSIFIER_PATH = Path(__file__).parent / "assets" / "fashion_classifier.onnx"
 RESOLUTION = 32
@@ -96,16 +97,17 @@ def accuracy(model: FashionClassifier, images: np.ndarray, labels: np.ndarray) -
 def export_classifier(model: FashionClassifier, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(2, 1, RESOLUTION, RESOLUTION)
-    program = torch.onnx.export(
-        model.eval(),
-        (example,),
-        dynamo=True,
-        opset_version=18,
-        input_names=["image"],
-        output_names=["logits", "features"],
-        dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=65536)}},
-        external_data=False,
-    )
+    with quiet_exporter():
+        program = torch.onnx.export(
+            model.eval(),
+            (example,),
+            dynamo=True,
+            opset_version=18,
+            input_names=["image"],
+            output_names=["logits", "features"],
+            dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=65536)}},
+            external_data=False,
+        )
     assert program is not None
     program.save(str(path))
 

@@ -7,10 +7,15 @@ failed export never leaves a model behind that looks usable.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
+import logging
 import os
 import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,17 +83,18 @@ def export_generator(
     else:
         args, dynamic, names = (z,), {"z": {0: batch}}, [LATENT_INPUT]
     try:
-        program = torch.onnx.export(
-            wrapper,
-            args,
-            dynamo=True,
-            opset_version=opset,
-            input_names=names,
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes=dynamic,
-            external_data=False,
-            verbose=False,
-        )
+        with quiet_exporter():
+            program = torch.onnx.export(
+                wrapper,
+                args,
+                dynamo=True,
+                opset_version=opset,
+                input_names=names,
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=dynamic,
+                external_data=False,
+                verbose=False,
+            )
     except Exception as e:
         raise ImggenError(f"torch could not export the generator: {_first_line(e)}") from None
     assert program is not None
@@ -182,6 +188,21 @@ def _save_atomic(model: onnx.ModelProto, output: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def quiet_exporter() -> Iterator[None]:
+    """The dynamo exporter narrates every stage on stdout and warns about deprecations inside
+    torch itself; users of `imggen-rt export` need only its result and real errors."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _first_line(e: BaseException) -> str:

@@ -63,6 +63,7 @@ void row_f16(const _Float16* __restrict src, std::ptrdiff_t plane, std::int64_t 
 
 // Below this many source values a parallel region costs more than it saves.
 constexpr std::int64_t kParallelMinValues = 1 << 16;
+// Rows are handed out in chunks of about this many source values (128 KiB of float32).
 constexpr std::int64_t kChunkValues = 1 << 15;
 
 }  // namespace
@@ -74,10 +75,10 @@ void denormalize_cpu(const DenormJob& job) {
     const int cin = source_channels(job.layout);
     const int cout = output_channels(job.layout);
     const bool parallel = rows * w * cin >= kParallelMinValues;
-    // Chunks of about kChunkValues source values, handed out dynamically: on a busy machine
-    // (the generator's own threads, a video encoder) a descheduled thread then delays its
-    // current chunk only, not a fixed half of the batch.
-    const std::int64_t chunk = std::max<std::int64_t>(1, kChunkValues / std::max<std::int64_t>(1, w * cin));
+    // Dynamic chunks: on a busy machine (the generator's own threads, a video encoder) a
+    // descheduled thread then holds up its current chunk only, not a fixed half of the batch.
+    const std::int64_t chunk =
+        std::max<std::int64_t>(1, kChunkValues / std::max<std::int64_t>(1, w * cin));
 
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, chunk) if (parallel)

@@ -201,10 +201,11 @@ DenormParams params_or_fail(double low, double high) {
     DenormParams p{};
     if (make_params(low, high, &p)) return p;
     const float lo = static_cast<float>(low), hi = static_cast<float>(high);
-    const char* why = !std::isfinite(lo) || !std::isfinite(hi)
-                          ? "low and high must be finite float32 values"
-                      : !(lo < hi) ? "low must be less than high (low < high in float32)"
-                                   : "the range is too narrow: 255 / (high - low) overflows float32";
+    const char* why = "the range is too narrow: 255 / (high - low) overflows float32";
+    if (!std::isfinite(lo) || !std::isfinite(hi))
+        why = "low and high must be finite float32 values";
+    else if (!(lo < hi))
+        why = "low must be less than high (low < high in float32)";
     char buf[200];
     std::snprintf(buf, sizeof buf, "%s; got low=%.9g, high=%.9g", why, low, high);
     fail(buf);
