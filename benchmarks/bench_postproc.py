@@ -298,6 +298,13 @@ def markdown(report: dict[str, Any]) -> str:
             f"{r['gb_per_s']:.1f} | {vs_np:.1f}x | {vs_cv:.2f}x | {diff} |"
         )
     cp = report["copy_bandwidth_1thread"]
+    if m["load_average_1min_at_end"] >= (m["logical_cores"] or 1):
+        lines += [
+            "",
+            f"Note: other work kept the machine busy during this run (1-min load "
+            f"{m['load_average_1min_at_end']} on {m['logical_cores']} cores), which costs the "
+            "multi-threaded contenders most; rerun on an idle machine for their best case.",
+        ]
     lines += [
         "",
         f"Single-thread copy bandwidth (np.copyto, 256 MiB, read+write): {cp['gb_per_s']:.1f} GB/s;"

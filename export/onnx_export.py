@@ -26,15 +26,15 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..build.parity import ParityReport, check_parity, gate_inputs, require_parity
 from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
 from ..errors import ImggenError
-from ..fp16 import convert_to_fp16
+from ..fp16 import fp16_model_with_card
 from ..latents import latents_for_seeds
 from ..metrics import max_abs_error, psnr
 from ..onnx_graph import read_card, write_card
 from .checkpoint import generator_from_checkpoint
 
-PARITY_SEEDS = list(range(16))
 PARITY_TOLERANCE = 1e-4
 OUTPUT_NAME = "image"
 
@@ -118,29 +118,19 @@ def export_generator(
     return parity
 
 
-def export_fp16(fp32_path: Path, output: Path, card: ModelCard) -> ParityResult:
-    """The FP16 twin of an exported model, compared with it on the parity seeds."""
+def export_fp16(fp32_path: Path, output: Path, card: ModelCard) -> ParityReport:
+    """The FP16 twin of an exported model, written only if it passes the parity gate."""
     model = onnx.load(str(fp32_path))
-    half = convert_to_fp16(model)
-    write_card(half, card)
-    onnx.checker.check_model(half)
-    reference = _onnx_outputs(model, card)
-    parity = _parity(half, card, reference)
+    half = fp16_model_with_card(model, card)
+    report = check_parity(_onnx_outputs(model, card), _onnx_outputs(half, card), card.output_range)
+    require_parity(report, "the FP16 ONNX")
     _save_atomic(half, output)
-    return parity
-
-
-def parity_inputs(card: ModelCard) -> tuple[np.ndarray, np.ndarray | None]:
-    z = latents_for_seeds(PARITY_SEEDS, card.latent_dim)
-    classes = None
-    if card.conditional:
-        classes = np.asarray([s % card.num_classes for s in PARITY_SEEDS], dtype=np.int64)
-    return z, classes
+    return report
 
 
 @torch.no_grad()
 def _torch_outputs(generator: nn.Module, card: ModelCard) -> np.ndarray:
-    z, classes = parity_inputs(card)
+    z, classes = gate_inputs(card)
     if classes is None:
         return generator(torch.from_numpy(z)).numpy()
     return generator(torch.from_numpy(z), torch.from_numpy(classes)).numpy()
@@ -154,7 +144,7 @@ def _onnx_outputs(model: onnx.ModelProto, card: ModelCard) -> np.ndarray:
     session = ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
-    z, classes = parity_inputs(card)
+    z, classes = gate_inputs(card)
     feeds: dict[str, np.ndarray] = {LATENT_INPUT: z}
     if classes is not None:
         feeds[CLASS_INPUT] = classes
@@ -279,4 +269,4 @@ def export_cli(args: argparse.Namespace) -> None:
     if args.fp16:
         fp16_path = args.output.with_suffix(".fp16.onnx")
         half = export_fp16(args.output, fp16_path, card)
-        print(f"wrote {fp16_path}: FP16 vs FP32 {half}")
+        print(f"wrote {fp16_path}: FP16 vs FP32 {half.summary()}, parity gate passed")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-class ImggenError(Exception):
+class ImggenError(ValueError):
     """Bad path, corrupt model, wrong shape, missing optional engine: a one-line message.
 
-    The CLI prints the message (no traceback) and exits with status 2.
+    The CLI prints the message (no traceback) and exits with status 2. It is a ValueError so
+    callers that guard against bad input generically catch it too.
     """

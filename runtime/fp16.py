@@ -10,7 +10,9 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from .card import ModelCard
 from .errors import ImggenError
+from .onnx_graph import write_card
 
 
 def convert_to_fp16(model: Any) -> Any:
@@ -32,3 +34,15 @@ def convert_to_fp16(model: Any) -> Any:
         return float16.convert_float_to_float16(
             model, keep_io_types=True, disable_shape_infer=False
         )
+
+
+def fp16_model_with_card(model: Any, card: ModelCard) -> Any:
+    """The FP16 twin of `model` (left untouched), carrying `card` and passing onnx.checker."""
+    import onnx
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)  # the converter edits its argument in place
+    half = convert_to_fp16(copy)
+    write_card(half, card)
+    onnx.checker.check_model(half)
+    return half

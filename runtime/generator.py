@@ -157,6 +157,14 @@ class ImageGenerator:
             self._latents = np.empty((len(seeds), self.card.latent_dim), dtype=np.float32)
         z = latents_for_seeds(seeds, self.card.latent_dim, truncation, self._latents[: len(seeds)])
         class_ids = np.asarray(classes, dtype=np.int64) if classes is not None else None
+        infer_frames = getattr(self.backend, "infer_frames", None)
+        if infer_frames is not None:
+            # GPU backends post-process on the device: only uint8 frames come back.
+            if out is None:
+                channels = 1 if order == "gray" else 3
+                out = np.empty((len(seeds), self.card.height, self.card.width, channels), np.uint8)
+            frames: np.ndarray = infer_frames(z, class_ids, order, out)
+            return frames
         images = self.backend.infer(z, class_ids)
         low, high = self.card.output_range
         return denormalize(images, low, high, order, out=out)

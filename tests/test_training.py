@@ -179,7 +179,7 @@ def test_export_parity_card_and_fp16(small_fashion: Path, tmp_path: Path) -> Non
     assert np.abs(frames.astype(int) - expected.astype(int)).max() <= 1
 
     half = export_fp16(onnx_path, tmp_path / "g.fp16.onnx", card)
-    assert half.psnr_db > 35, half
+    assert half.passed and half.psnr_db > 40, half.summary()
     with imggen_rt.load(tmp_path / "g.fp16.onnx") as gen:
         assert gen.generate(seeds=[3]).shape == (1, 32, 32, 1)
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
+FILE_MODE = 0o644  # mkstemp makes files private (0600); cached artifacts are meant to be shared
 
 
 @contextmanager
@@ -47,6 +48,7 @@ def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -66,5 +68,6 @@ def temp_path_beside(path: Path) -> Path:
     with `os.replace`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=path.parent)
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     return Path(tmp)

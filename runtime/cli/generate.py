@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..backends import BACKEND_NAMES
 from ..errors import ImggenError
 from ..grid import contact_sheet
 from ..image_files import write_image
@@ -53,7 +54,7 @@ def add_parser(verbs: Any) -> None:
         "--truncation", type=float, default=1.0, help="latent scale in (0, 1]; lower = safer"
     )
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--backend", default="auto", choices=("auto", "ort"))
+    p.add_argument("--backend", default="auto", choices=BACKEND_NAMES)
     p.add_argument("--threads", type=int, default=None, help="inference threads")
     p.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder")
     p.add_argument("--grid", action="store_true", help="also write grid.png (a contact sheet)")

@@ -22,6 +22,7 @@ def add_parser(verbs: Any) -> None:
 
 
 def describe_model(path: Path) -> dict[str, Any]:
+    from ..backends import explain_auto
     from ..flops import count_flops
     from ..onnx_graph import graph_io, load_model, read_card
 
@@ -42,6 +43,7 @@ def describe_model(path: Path) -> dict[str, Any]:
         "flops_per_image": sum(flops.values()),
         "flops_by_op": flops,
         "parameters": sum(_numel(t.dims) for t in model.graph.initializer),
+        "backend_auto": str(explain_auto(path)),
     }
 
 
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         ("parameters", f"{info['parameters'] / 1e6:.2f} M"),
         ("FLOPs / image", f"{info['flops_per_image'] / 1e9:.3f} G"),
         ("opset", str(info["opset"])),
+        ("backend auto", info["backend_auto"]),
         ("sha256", info["sha256"][:16] + "..."),
     ]
     rows += [(f"input {t['name']}", _tensor(t)) for t in info["inputs"]]

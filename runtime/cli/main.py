@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ImggenError
-from . import generate, info, training
+from . import build, generate, info, training
 
-VERBS = (generate, info, *training.VERBS)
+VERBS = (generate, info, build, *training.VERBS)
 
 
 def build_parser() -> argparse.ArgumentParser:

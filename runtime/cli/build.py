@@ -1,0 +1,116 @@
+"""`imggen-rt build`: a gated FP16 ONNX (here, on the CPU) or a TensorRT engine (on a GPU)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """'512M', '2G', '1.5GiB', '1073741824' -> bytes (binary units)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if not match:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}: use e.g. 512M or 2G")
+    size = int(float(match.group(1)) * _UNITS[match.group(2)])
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    return size
+
+
+def add_parser(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "build",
+        help="build a TensorRT engine or an FP16 ONNX, gated by parity with FP32",
+        description="Build a lower-precision artifact of a generator ONNX into the cache: "
+        "a TensorRT engine (--target trt, needs TensorRT and a GPU) or an FP16 ONNX with FP32 "
+        "inputs/outputs (--target onnx-fp16, on the CPU). It is compared with the FP32 model "
+        "on fixed seeds and refused if it misses the thresholds. A matching cached artifact "
+        "is reused, a stale one rebuilt, one built for another GPU/TensorRT refused.",
+    )
+    p.add_argument("model", type=Path, help="FP32 generator ONNX")
+    p.add_argument("--target", choices=("trt", "onnx-fp16"), default="trt")
+    p.add_argument("--precision", choices=("fp16", "fp32"), default="fp16")
+    p.add_argument(
+        "--batch",
+        default="1,8,16",
+        help="batch sizes the engine must take; its profile is min..max, tuned for the largest",
+    )
+    p.add_argument("--dla-core", type=int, help="build for this DLA core (GPU fallback on)")
+    p.add_argument(
+        "--opt-level", type=int, choices=range(6), default=3, help="TensorRT builder level"
+    )
+    p.add_argument("--workspace", type=parse_size, help="TensorRT workspace limit, e.g. 2G")
+    p.add_argument(
+        "--weakly-typed",
+        action="store_true",
+        help="TensorRT 10.x only: FP32 network + the FP16 builder flag (removed in 11)",
+    )
+    p.add_argument("--cache-dir", type=Path, help="default: $IMGGEN_RT_CACHE or ~/.cache")
+    p.add_argument("--rebuild", action="store_true", help="build even if a cached one exists")
+    p.add_argument("--min-psnr", type=float, help="parity gate: least PSNR in dB (40)")
+    p.add_argument(
+        "--max-error",
+        type=float,
+        help="parity gate: largest abs error as a fraction of the output range (0.1)",
+    )
+    p.add_argument("--parity-seeds", type=int, default=16, help="seeds the gate compares")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..build.pipeline import BuildSpec, build
+    from ..build.profiles import parse_batches
+    from ..build.trt_builder import TrtOptions
+
+    if args.target == "trt":
+        from ..build.platform import import_tensorrt
+
+        import_tensorrt()  # first: without TensorRT nothing else matters
+    spec = BuildSpec(
+        model=args.model,
+        target=args.target,
+        precision=args.precision,
+        profile=parse_batches(args.batch),
+        trt=TrtOptions(
+            opt_level=args.opt_level,
+            workspace_bytes=args.workspace,
+            dla_core=args.dla_core,
+            typing="weak" if args.weakly_typed else "strong",
+        ),
+        thresholds=_thresholds(args.min_psnr, args.max_error),
+        parity_seeds=args.parity_seeds,
+        cache_dir=args.cache_dir,
+        rebuild=args.rebuild,
+    )
+    console = Console(stderr=True)
+    with console.status("building", spinner="dots") as status:
+        outcome = build(spec, progress=lambda text: status.update(text))
+    if args.json:
+        print(json.dumps(json.loads(outcome.manifest.to_json()), indent=2))
+        return 0
+    parity = outcome.manifest.parity
+    what = "reused" if outcome.action == "reused" else f"built ({outcome.reason})"
+    print(f"{what}: {outcome.artifact}")
+    print(f"parity vs FP32: {parity.summary()}: passed")
+    return 0
+
+
+def _thresholds(min_psnr: float | None, max_error: float | None) -> Any:
+    from dataclasses import replace
+
+    from ..build.parity import ParityThresholds
+
+    thresholds = ParityThresholds()
+    if min_psnr is not None:
+        thresholds = replace(thresholds, min_psnr_db=min_psnr)
+    if max_error is not None:
+        thresholds = replace(thresholds, max_abs_error_fraction=max_error)
+    return thresholds
