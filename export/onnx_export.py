@@ -174,6 +174,7 @@ def _save_atomic(model: onnx.ModelProto, output: Path) -> None:
     os.close(fd)
     try:
         onnx.save(model, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shipped model from other users
         os.replace(tmp, output)
     finally:
         if os.path.exists(tmp):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,3 +25,13 @@ def test_readme_generate_command_uses_the_bundled_model() -> None:
     generate = next(c for c in readme_commands() if "imggen-rt generate" in c)
     assert generate.startswith("pip install . && imggen-rt generate")
     assert " -m " not in generate
+
+
+def test_readme_python_example_runs(tmp_path: Path) -> None:
+    code = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert code is not None
+    done = subprocess.run(
+        [sys.executable, "-c", code.group(1)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "10000 images streamed" in done.stdout

@@ -271,5 +271,5 @@ def test_eval_reports_distance_with_its_scale(tmp_path: Path) -> None:
     report = evaluate(None, n=200)
     assert report["floor_train_vs_test"] < report["untrained_generator"]
     assert report["classifier_test_accuracy"] > 0.88
-    assert 0.0 <= report["class_consistency"] <= 1.0
+    assert report["class_consistency"] >= 0.85  # the bundled model's promise
     assert set(report["class_consistency_by_class"]) == set(imggen_rt.load().card.class_names)
