@@ -157,12 +157,24 @@ class ImageGenerator:
             self._latents = np.empty((len(seeds), self.card.latent_dim), dtype=np.float32)
         z = latents_for_seeds(seeds, self.card.latent_dim, truncation, self._latents[: len(seeds)])
         class_ids = np.asarray(classes, dtype=np.int64) if classes is not None else None
+        return self.frames_for_latents(z, class_ids, order, out)
+
+    def frames_for_latents(
+        self,
+        z: np.ndarray,
+        class_ids: np.ndarray | None,
+        order: str | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Latents (already truncated) -> uint8 frames: the step after seeds, for callers that
+        assemble batches themselves (the server merges requests with different truncations)."""
+        order = self._order_for_model(order or self.order)
         infer_frames = getattr(self.backend, "infer_frames", None)
         if infer_frames is not None:
             # GPU backends post-process on the device: only uint8 frames come back.
             if out is None:
                 channels = 1 if order == "gray" else 3
-                out = np.empty((len(seeds), self.card.height, self.card.width, channels), np.uint8)
+                out = np.empty((len(z), self.card.height, self.card.width, channels), np.uint8)
             frames: np.ndarray = infer_frames(z, class_ids, order, out)
             return frames
         images = self.backend.infer(z, class_ids)

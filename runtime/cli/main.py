@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ImggenError
-from . import build, generate, info, training
+from . import build, generate, info, serve, training
 
-VERBS = (generate, info, build, *training.VERBS)
+VERBS = (generate, info, build, serve, *training.VERBS)
 
 
 def build_parser() -> argparse.ArgumentParser:

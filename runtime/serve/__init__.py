@@ -1,0 +1,1 @@
+"""`imggen-rt serve`: an HTTP server with dynamic batching (the `serve` extra)."""

@@ -1,0 +1,203 @@
+"""The HTTP app: POST /v1/generate, GET /v1/models, health, readiness and Prometheus metrics.
+
+Models are loaded from paths given at start-up and addressed by name in requests: a request
+never names a file. Every request waits in its model's dynamic batcher, so concurrent clients
+share inference calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..errors import ImggenError
+from ..generator import ImageGenerator
+from .batcher import DynamicBatcher, QueueFull, ShuttingDown
+from .encode import CONTENT_TYPES, encode, resize
+from .metrics import ServerMetrics
+from .schemas import GeneratedImage, GenerateRequest, GenerateResponse, ModelInfo
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    max_batch: int = 16
+    max_wait_ms: float = 5.0
+    max_queue: int = 256
+    timeout_s: float = 30.0
+    token: str | None = None
+
+
+def create_app(generators: dict[str, ImageGenerator], config: ServeConfig) -> FastAPI:
+    """An app serving already-loaded generators (name -> generator, first is the default)."""
+    if not generators:
+        raise ImggenError("serve needs at least one model")
+    metrics = ServerMetrics()
+    batchers: dict[str, DynamicBatcher] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for name, gen in generators.items():
+            batchers[name] = DynamicBatcher(
+                name, gen, metrics, config.max_batch, config.max_wait_ms, config.max_queue
+            )
+            batchers[name].start()
+        yield
+        # Graceful shutdown: uvicorn has stopped accepting connections; finish queued work.
+        await asyncio.gather(*(b.drain() for b in batchers.values()))
+        for gen in generators.values():
+            gen.close()
+
+    app = FastAPI(
+        title="imggen-rt",
+        summary="Seeds in, images out: a generator ONNX served with dynamic batching.",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse({"detail": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
+        return await call_next(request)
+
+    def authorize(request: Request) -> None:
+        if config.token is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {config.token}".encode()):
+            raise HTTPException(401, "missing or wrong bearer token")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        ready = bool(batchers) and all(b.accepting for b in batchers.values())
+        return JSONResponse({"ready": ready}, 200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/models", dependencies=[Depends(authorize)])
+    async def models() -> list[ModelInfo]:
+        return [
+            ModelInfo(name=name, card=gen.card.to_dict(), backend=dict(gen.backend.describe()))
+            for name, gen in generators.items()
+        ]
+
+    @app.post("/v1/generate", dependencies=[Depends(authorize)], response_model=None)
+    async def generate(body: GenerateRequest, request: Request) -> Response:
+        started = time.perf_counter()
+        name = body.model or next(iter(generators))
+        if name not in generators:
+            raise HTTPException(404, f"unknown model {name!r}; see GET /v1/models")
+        gen, batcher = generators[name], batchers[name]
+        status = 500
+        try:
+            seeds = body.seed_list()
+            try:
+                classes = gen.resolve_classes(body.class_, seeds)
+            except ImggenError as e:
+                raise HTTPException(422, str(e)) from None
+            frames = await _wait_for_frames(batcher, request, seeds, classes, body, config)
+            encode_start = time.perf_counter()
+            response = _respond(name, frames, seeds, classes, body)
+            metrics.stage_seconds.labels(name, "encode").observe(time.perf_counter() - encode_start)
+            status = response.status_code
+            return response
+        except HTTPException as e:
+            status = e.status_code
+            raise
+        finally:
+            metrics.requests.labels(name, str(status)).inc()
+            metrics.request_seconds.labels(name).observe(time.perf_counter() - started)
+
+    return app
+
+
+async def _wait_for_frames(
+    batcher: DynamicBatcher,
+    request: Request,
+    seeds: list[int],
+    classes: list[int] | None,
+    body: GenerateRequest,
+    config: ServeConfig,
+) -> np.ndarray:
+    """The batcher's answer, or an HTTP error: 429 when full, 503 when draining, 504 when it
+    takes longer than the timeout; a client that disconnects cancels its request."""
+    task = asyncio.ensure_future(batcher.submit(seeds, classes, body.truncation))
+    deadline = time.perf_counter() + config.timeout_s
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.05)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                raise HTTPException(499, "client disconnected")
+            if time.perf_counter() > deadline:
+                raise HTTPException(504, f"not generated within {config.timeout_s:g} s")
+    except QueueFull:
+        raise HTTPException(
+            429, "queue full, retry shortly", headers={"Retry-After": "1"}
+        ) from None
+    except ShuttingDown:
+        raise HTTPException(503, "server is shutting down", headers={"Retry-After": "5"}) from None
+    finally:
+        task.cancel()  # no-op when done; otherwise the batcher skips the abandoned job
+
+
+def _respond(
+    name: str,
+    frames: np.ndarray,
+    seeds: list[int],
+    classes: list[int] | None,
+    body: GenerateRequest,
+) -> Response:
+    frames = np.stack([resize(f, body.size) for f in frames])
+    if body.format == "raw":
+        headers = {"X-Image-Shape": ",".join(str(d) for d in frames.shape)}
+        return Response(
+            np.ascontiguousarray(frames).tobytes(), 200, headers, "application/octet-stream"
+        )
+    content_type = CONTENT_TYPES[body.format]
+    encoded = [encode(f, body.format) for f in frames]
+    if len(encoded) == 1:
+        headers = {"X-Seed": str(seeds[0])}
+        if classes is not None:
+            headers["X-Class-Id"] = str(classes[0])
+        return Response(encoded[0], 200, headers, content_type)
+    images = [
+        GeneratedImage(
+            seed=seed,
+            class_id=classes[i] if classes is not None else None,
+            content_type=content_type,
+            data=base64.b64encode(data).decode("ascii"),
+        )
+        for i, (seed, data) in enumerate(zip(seeds, encoded, strict=True))
+    ]
+    return JSONResponse(GenerateResponse(model=name, images=images).model_dump())
+
+
+def model_name(path: Path, taken: set[str]) -> str:
+    """A model's public name: its file stem, made unique."""
+    name, k = path.stem, 2
+    while name in taken:
+        name, k = f"{path.stem}-{k}", k + 1
+    return name

@@ -1,0 +1,174 @@
+"""Dynamic batching: requests from many clients merged into one inference call.
+
+One worker task per model takes the oldest request, then keeps taking requests until the batch
+holds `max_batch` images or `max_wait_ms` has passed since it started, runs the batch on one
+inference thread, and hands each request its own frames. Requests waiting for inference are
+bounded (`max_queue` images): past that a request is refused at once (HTTP 429) instead of
+growing the latency of everyone behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..generator import ImageGenerator
+from ..latents import latents_for_seeds
+from .metrics import ServerMetrics
+
+
+class QueueFull(Exception):
+    """More images are waiting than the server allows; the client should retry later."""
+
+
+class ShuttingDown(Exception):
+    """The server is draining its queue and takes no new requests."""
+
+
+@dataclass
+class Job:
+    seeds: list[int]
+    classes: list[int] | None
+    truncation: float
+    future: asyncio.Future[np.ndarray]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+class DynamicBatcher:
+    def __init__(
+        self,
+        name: str,
+        generator: ImageGenerator,
+        metrics: ServerMetrics,
+        max_batch: int = 16,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 256,
+    ) -> None:
+        self.name = name
+        self.generator = generator
+        self.metrics = metrics
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self.max_queue = max_queue
+        self._jobs: collections.deque[Job] = collections.deque()
+        self._waiting_images = 0  # images submitted and not yet handed to inference
+        self._wakeup = asyncio.Event()
+        self._accepting = True
+        self._busy = False
+        # One inference thread per model: the backend owns its buffers and is not reentrant.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"infer-{name}")
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    async def submit(
+        self, seeds: list[int], classes: list[int] | None, truncation: float
+    ) -> np.ndarray:
+        """Frames (N, H, W, C) uint8 for these seeds, computed in some merged batch."""
+        if not self._accepting:
+            raise ShuttingDown
+        if self._waiting_images + len(seeds) > self.max_queue:
+            raise QueueFull
+        job = Job(seeds, classes, truncation, asyncio.get_running_loop().create_future())
+        self._jobs.append(job)
+        self._waiting_images += len(seeds)
+        self.metrics.queue_depth.labels(self.name).set(self._waiting_images)
+        self._wakeup.set()
+        return await job.future
+
+    async def drain(self) -> None:
+        """Refuse new work, finish what is queued, then stop the worker."""
+        self._accepting = False
+        while self._jobs or self._busy:
+            await asyncio.sleep(0.01)
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        self._executor.shutdown(wait=True)
+
+    async def _next_job(self) -> Job:
+        while not self._jobs:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._jobs.popleft()
+
+    async def _collect(self) -> list[Job]:
+        """The oldest job plus whatever fits before the batch is full or the wait is over."""
+        batch = [await self._next_job()]
+        images = len(batch[0].seeds)
+        deadline = time.perf_counter() + self.max_wait
+        while images < self.max_batch:
+            if self._jobs:
+                if images + len(self._jobs[0].seeds) > self.max_batch:
+                    break  # it opens the next batch
+                job = self._jobs.popleft()
+                batch.append(job)
+                images += len(job.seeds)
+                continue
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                break
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            except asyncio.TimeoutError:
+                break
+        return batch
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._collect()
+            self._busy = True
+            try:
+                self._waiting_images -= sum(len(j.seeds) for j in batch)
+                self.metrics.queue_depth.labels(self.name).set(self._waiting_images)
+                live = [j for j in batch if not j.future.done()]  # cancelled: client left
+                if not live:
+                    continue
+                started = time.perf_counter()
+                for job in live:
+                    self.metrics.stage_seconds.labels(self.name, "queue").observe(
+                        started - job.enqueued
+                    )
+                try:
+                    frames = await loop.run_in_executor(self._executor, self._infer, live)
+                except Exception as e:  # deliver the failure to every waiting request
+                    for job in live:
+                        if not job.future.done():
+                            job.future.set_exception(e)
+                    continue
+                self.metrics.stage_seconds.labels(self.name, "infer").observe(
+                    time.perf_counter() - started
+                )
+                self.metrics.batch_images.labels(self.name).observe(len(frames))
+                start = 0
+                for job in live:
+                    stop = start + len(job.seeds)
+                    if not job.future.done():
+                        job.future.set_result(frames[start:stop])
+                    start = stop
+            finally:
+                self._busy = False
+
+    def _infer(self, jobs: list[Job]) -> np.ndarray:
+        """Runs on the inference thread: each job's latents from its own seeds and truncation,
+        concatenated, so a merged image is identical to the same seed generated alone."""
+        card = self.generator.card
+        z = np.concatenate(
+            [latents_for_seeds(j.seeds, card.latent_dim, j.truncation) for j in jobs]
+        )
+        classes = None
+        if card.conditional:
+            classes = np.concatenate([np.asarray(j.classes, dtype=np.int64) for j in jobs])
+        return self.generator.frames_for_latents(z, classes)

@@ -1,0 +1,26 @@
+"""Frames -> bytes in the format a client asked for."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def resize(frame: np.ndarray, size: int | None) -> np.ndarray:
+    """Square delivery size: area averaging down, Lanczos up."""
+    if size is None or frame.shape[:2] == (size, size):
+        return frame
+    interp = cv2.INTER_AREA if size < frame.shape[0] else cv2.INTER_LANCZOS4
+    out = cv2.resize(frame, (size, size), interpolation=interp)
+    return out if out.ndim == 3 else out[..., None]
+
+
+def encode(frame: np.ndarray, fmt: str) -> bytes:
+    """An (H, W, C) RGB or grey uint8 frame as PNG/JPEG/WebP bytes (OpenCV wants BGR)."""
+    image = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if frame.shape[2] == 3 else frame
+    ok, data = cv2.imencode(f".{fmt}", image)
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode a {fmt} image")
+    return data.tobytes()

@@ -1,0 +1,61 @@
+"""What a client may send and what it gets back; pydantic turns bad input into a 422."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_IMAGES_PER_REQUEST = 64
+MAX_SIZE = 2048
+ImageFormat = Literal["png", "jpeg", "webp", "raw"]
+
+
+class GenerateRequest(BaseModel):
+    """Either `seeds`, or `n` images from consecutive seeds starting at `seed`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    model: str | None = Field(None, description="model name (GET /v1/models); default: the first")
+    seeds: list[int] | None = Field(
+        None, min_length=1, max_length=MAX_IMAGES_PER_REQUEST, description="explicit seeds"
+    )
+    n: int | None = Field(None, ge=1, le=MAX_IMAGES_PER_REQUEST, description="image count")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="first seed when `n` is given")
+    class_: int | str | None = Field(
+        None, alias="class", description="class id or name; default: seed % num_classes"
+    )
+    truncation: float = Field(1.0, gt=0.0, le=1.0, description="latent scale, 1 = none")
+    format: ImageFormat = Field("png", description="png, jpeg, webp, or raw RGB bytes")
+    size: int | None = Field(None, ge=8, le=MAX_SIZE, description="resize to size x size")
+
+    @model_validator(mode="after")
+    def _seeds_or_n(self) -> GenerateRequest:
+        if self.seeds is not None and self.n is not None:
+            raise ValueError("give either seeds or n, not both")
+        if self.seeds is not None and any(not 0 <= s <= 2**63 - 1 for s in self.seeds):
+            raise ValueError("seeds must be integers in 0..2**63-1")
+        return self
+
+    def seed_list(self) -> list[int]:
+        if self.seeds is not None:
+            return list(self.seeds)
+        return list(range(self.seed, self.seed + (self.n or 1)))
+
+
+class GeneratedImage(BaseModel):
+    seed: int
+    class_id: int | None
+    content_type: str
+    data: str = Field(description="base64 of the encoded image")
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    images: list[GeneratedImage]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    card: dict[str, Any]
+    backend: dict[str, Any]
