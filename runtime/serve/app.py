@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..errors import ImggenError
@@ -82,6 +82,12 @@ def create_app(generators: dict[str, ImageGenerator], config: ServeConfig) -> Fa
         if not hmac.compare_digest(given.encode(), f"Bearer {config.token}".encode()):
             raise HTTPException(401, "missing or wrong bearer token")
 
+    page = (Path(__file__).parent / "static" / "index.html").read_text()
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -118,7 +124,8 @@ def create_app(generators: dict[str, ImageGenerator], config: ServeConfig) -> Fa
                 raise HTTPException(422, str(e)) from None
             frames = await _wait_for_frames(batcher, request, seeds, classes, body, config)
             encode_start = time.perf_counter()
-            response = _respond(name, frames, seeds, classes, body)
+            wants_json = "application/json" in request.headers.get("accept", "")
+            response = _respond(name, frames, seeds, classes, body, wants_json)
             metrics.stage_seconds.labels(name, "encode").observe(time.perf_counter() - encode_start)
             status = response.status_code
             return response
@@ -169,7 +176,10 @@ def _respond(
     seeds: list[int],
     classes: list[int] | None,
     body: GenerateRequest,
+    wants_json: bool,
 ) -> Response:
+    """One image: its bytes (unless JSON is asked for); several: JSON with base64 images;
+    raw: all frames as one (N, H, W, C) uint8 buffer."""
     frames = np.stack([resize(f, body.size) for f in frames])
     if body.format == "raw":
         headers = {"X-Image-Shape": ",".join(str(d) for d in frames.shape)}
@@ -178,7 +188,7 @@ def _respond(
         )
     content_type = CONTENT_TYPES[body.format]
     encoded = [encode(f, body.format) for f in frames]
-    if len(encoded) == 1:
+    if len(encoded) == 1 and not wants_json:
         headers = {"X-Seed": str(seeds[0])}
         if classes is not None:
             headers["X-Class-Id"] = str(classes[0])
