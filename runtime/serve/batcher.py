@@ -105,6 +105,7 @@ class DynamicBatcher:
     async def _collect(self) -> list[Job]:
         """The oldest job plus whatever fits before the batch is full or the wait is over."""
         batch = [await self._next_job()]
+        self._busy = True  # from here until the batch is answered, drain() must wait
         images = len(batch[0].seeds)
         deadline = time.perf_counter() + self.max_wait
         while images < self.max_batch:
@@ -129,7 +130,6 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._collect()
-            self._busy = True
             try:
                 self._waiting_images -= sum(len(j.seeds) for j in batch)
                 self.metrics.queue_depth.labels(self.name).set(self._waiting_images)
