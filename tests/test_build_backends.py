@@ -89,8 +89,9 @@ def run_auto(
 
 @needs_cpu_ort
 def test_auto_here_picks_the_cpu_and_says_why(tiny_rgb: TinyGenerator, tmp_path: Path) -> None:
-    choice = run_auto(tiny_rgb.path, tmp_path, block="tensorrt")
+    choice = run_auto(tiny_rgb.path, tmp_path, block="tensorrt,openvino")
     assert choice["name"] == "ort"
+    assert choice["skipped"]["openvino"].startswith("OpenVINO is not installed: pip install")
     assert choice["skipped"]["trt"].startswith("TensorRT is not installed: pip install tensorrt")
     assert choice["skipped"]["ort-cuda"] == (
         "onnxruntime has no CUDAExecutionProvider: pip install onnxruntime-gpu "
@@ -102,7 +103,7 @@ def test_auto_here_picks_the_cpu_and_says_why(tiny_rgb: TinyGenerator, tmp_path:
 @needs_no_device
 def test_auto_skips_tensorrt_without_a_device(tiny_rgb: TinyGenerator, tmp_path: Path) -> None:
     """Stand-in TensorRT (cannot be installed here), real cuda-python reporting no driver."""
-    choice = run_auto(tiny_rgb.path, tmp_path, path=fake_tensorrt(tmp_path))
+    choice = run_auto(tiny_rgb.path, tmp_path, block="openvino", path=fake_tensorrt(tmp_path))
     assert choice["name"] == "ort"
     assert choice["skipped"]["trt"].startswith("no usable CUDA device: cudaError")
 
@@ -148,8 +149,9 @@ def test_choose_follows_the_preference_order() -> None:
 
 @needs_cpu_ort
 def test_create_backend_auto_logs_its_choice(
-    tiny_rgb: TinyGenerator, caplog: pytest.LogCaptureFixture
+    tiny_rgb: TinyGenerator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("imggen_rt.backends.probe_openvino", lambda: "not installed (test)")
     with caplog.at_level(logging.INFO, logger="imggen_rt.backends"):
         backend = create_backend("auto", tiny_rgb.path)
     try:

@@ -1,0 +1,127 @@
+"""OpenVINO on the CPU: the latency hint, one compiled model per batch size, reused buffers.
+
+OpenVINO compiles a dynamic-batch model into kernels that re-plan their memory on every
+shape change; a model reshaped to a static batch lets the CPU plugin pick blocked layouts and
+fuse once. Generators run at a handful of batch sizes, so one static compilation per batch
+seen (a few hundred ms the first time) pays for itself within a few calls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..card import CLASS_INPUT, LATENT_INPUT
+from ..errors import ImggenError
+from ..system import physical_cores
+
+INSTALL = "pip install 'imggen-rt[openvino]' (or: pip install openvino)"
+# On CPUs with AMX (Xeon Sapphire Rapids and later) OpenVINO's default inference precision is
+# bfloat16: measured 7e-3 max error on a tanh output, far from the FP32 ONNX. Lower precision
+# must earn its place through the parity gate like every other artifact, so FP32 is asked for.
+FP32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def import_openvino() -> Any:
+    try:
+        import openvino
+    except ImportError:
+        raise ImggenError(f"OpenVINO is not installed: {INSTALL}") from None
+    return openvino
+
+
+class OpenVinoBackend:
+    name = "openvino"
+
+    def __init__(self, model: str | Path, threads: int | None = None) -> None:
+        from ..onnx_graph import graph_io, load_model, read_card
+
+        ov = import_openvino()
+        path = Path(model)
+        onnx_model = load_model(path)
+        self.card = read_card(onnx_model, path.name)
+        inputs, outputs = graph_io(onnx_model)
+        self._input_names = [t.name for t in inputs]
+        self._output_dtype = np.dtype(outputs[0].dtype)
+        del onnx_model
+        self.threads = threads
+        # LATENCY: one stream using every core for one request, which is how a generator is
+        # driven (one batch at a time); THROUGHPUT would split the cores into streams.
+        self._config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY", **FP32}
+        if threads:
+            self._config["INFERENCE_NUM_THREADS"] = str(threads)
+        self._ov = ov
+        self._core = ov.Core()
+        try:
+            self._model = self._core.read_model(str(path))
+        except Exception as e:
+            raise ImggenError(f"OpenVINO cannot read {path}: {_first_line(e)}") from None
+        self._requests: dict[int, Any] = {}
+        self._buffer = np.empty(0, dtype=self._output_dtype)
+        self._threads_used = 0
+
+    def _request(self, batch: int) -> Any:
+        request = self._requests.get(batch)
+        if request is not None:
+            return request
+        model = self._model.clone()
+        shapes = {}
+        for port in model.inputs:
+            dims = [d if d.is_static else self._ov.Dimension(batch) for d in port.partial_shape]
+            dims[0] = self._ov.Dimension(batch)
+            shapes[port] = self._ov.PartialShape(dims)
+        try:
+            model.reshape(shapes)
+            compiled = self._core.compile_model(model, "CPU", self._config)
+        except Exception as e:
+            raise ImggenError(f"OpenVINO cannot compile the model: {_first_line(e)}") from None
+        self._threads_used = int(compiled.get_property("INFERENCE_NUM_THREADS"))
+        request = compiled.create_infer_request()
+        self._requests[batch] = request
+        if len(self._buffer) < batch:
+            c, h, w = self.card.channels, self.card.height, self.card.width
+            self._buffer = np.empty((batch, c, h, w), dtype=self._output_dtype)
+            bind = self._requests  # every request must move to the new, larger buffer
+        else:
+            bind = {batch: request}
+        # Each request writes straight into a view of one buffer sized for the largest batch:
+        # no copy out of OpenVINO's memory, and no buffer per batch size.
+        for size, req in bind.items():
+            req.set_output_tensor(0, self._ov.Tensor(self._buffer[:size], shared_memory=True))
+        return request
+
+    def infer(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray:
+        batch = len(z)
+        request = self._request(batch)
+        feeds = {LATENT_INPUT: np.ascontiguousarray(z, dtype=np.float32)}
+        if self.card.conditional:
+            if class_id is None:
+                raise ImggenError("this model is class-conditional: class ids are required")
+            feeds[CLASS_INPUT] = np.ascontiguousarray(class_id, dtype=np.int64)
+        for name, array in feeds.items():
+            request.set_tensor(name, self._ov.Tensor(array, shared_memory=True))
+        request.infer()
+        return self._buffer[:batch]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "engine": f"openvino {self._ov.__version__}",
+            "device": "CPU",
+            "performance_hint": "LATENCY",
+            "inference_precision": "f32",
+            # what the latency hint chose (physical cores) once a batch size was compiled
+            "threads": self.threads or self._threads_used or physical_cores(),
+            "static_batches_compiled": sorted(self._requests),
+            "output_dtype": self._output_dtype.name,
+        }
+
+    def close(self) -> None:
+        self._requests.clear()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

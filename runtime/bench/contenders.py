@@ -1,0 +1,259 @@
+"""The things a benchmark times, one object each, living in their own worker process.
+
+imggen-rt's backends are timed end to end, stage by stage (seeds -> latents -> infer ->
+uint8 frames), exactly as `ImageGenerator` runs them. Peers are timed the way their own docs
+call them, inference alone on fixed latents: that is what a user of that library gets.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
+from ..errors import ImggenError
+from ..latents import latents_for_seeds
+
+# Stages in pipeline order. On a CPU backend nothing crosses to a device: the copy stages
+# are reported as null (n/a), never as a measured 0.
+STAGES = ("latents", "h2d", "infer", "postprocess", "d2h")
+
+
+class Contender(Protocol):
+    name: str
+    kind: str  # "imggen-rt" (end to end) or "peer" (inference alone)
+    card: ModelCard
+
+    def prepare(self, batch: int) -> None: ...
+
+    def step(self) -> dict[str, float]:
+        """One iteration: ms per stage that ran, and "total"."""
+        ...
+
+    def probe(self, z: np.ndarray, class_id: np.ndarray | None) -> np.ndarray: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+def _ms(t0: float, t1: float) -> float:
+    return (t1 - t0) * 1e3
+
+
+def probe_inputs(card: ModelCard, batch: int = 2) -> tuple[np.ndarray, np.ndarray | None]:
+    seeds = list(range(batch))
+    z = latents_for_seeds(seeds, card.latent_dim)
+    classes = (
+        np.asarray([s % card.num_classes for s in seeds], np.int64) if card.conditional else None
+    )
+    return z, classes
+
+
+class ImggenContender:
+    """imggen-rt's pipeline on one backend, timed per stage."""
+
+    kind = "imggen-rt"
+
+    def __init__(self, backend: str, model: Path, threads: int | None) -> None:
+        from ..backends import create_backend, explain_auto
+
+        self.name = backend
+        self.choice = str(explain_auto(model)) if backend == "auto" else None
+        self.backend = create_backend(backend, model, threads=threads)
+        self.card = self.backend.card
+        self.device = bool(getattr(self.backend, "infer_frames", None))
+        self._next_seed = 0
+        self.prepare(1)
+
+    def prepare(self, batch: int) -> None:
+        card = self.card
+        self.batch = batch
+        self._z = np.empty((batch, card.latent_dim), np.float32)
+        self._frames = np.empty((batch, card.height, card.width, card.channels), np.uint8)
+        self._order = "gray" if card.channels == 1 else "rgb"
+
+    def step(self) -> dict[str, float]:
+        from ..postprocess import denormalize
+
+        card = self.card
+        start = self._next_seed
+        self._next_seed += self.batch
+        t0 = time.perf_counter()
+        seeds = range(start, start + self.batch)
+        z = latents_for_seeds(seeds, card.latent_dim, 1.0, self._z)
+        classes = (
+            np.fromiter((s % card.num_classes for s in seeds), np.int64, self.batch)
+            if card.conditional
+            else None
+        )
+        t1 = time.perf_counter()
+        images = self.backend.infer(z, classes)
+        t2 = time.perf_counter()
+        low, high = card.output_range
+        denormalize(images, low, high, self._order, out=self._frames)
+        t3 = time.perf_counter()
+        return {
+            "latents": _ms(t0, t1),
+            "infer": _ms(t1, t2),
+            "postprocess": _ms(t2, t3),
+            "total": _ms(t0, t3),
+        }
+
+    def probe(self, z: np.ndarray, class_id: np.ndarray | None) -> np.ndarray:
+        return np.array(self.backend.infer(z, class_id), dtype=np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"backend": self.backend.describe()}
+        if self.choice is not None:
+            info["auto_choice"] = self.choice
+        return info
+
+
+class _FixedInputPeer:
+    """A peer fed the same fixed latents every iteration (latent making is not its job)."""
+
+    kind = "peer"
+    name = "peer"
+
+    def __init__(self, card: ModelCard) -> None:
+        self.card = card
+        self.prepare(1)
+
+    def prepare(self, batch: int) -> None:
+        self.z, self.class_id = probe_inputs(self.card, batch)
+
+    def run(self, z: np.ndarray, class_id: np.ndarray | None) -> Any:
+        raise NotImplementedError
+
+    def step(self) -> dict[str, float]:
+        t0 = time.perf_counter()
+        self.run(self.z, self.class_id)
+        t1 = time.perf_counter()
+        return {"infer": _ms(t0, t1), "total": _ms(t0, t1)}
+
+    def probe(self, z: np.ndarray, class_id: np.ndarray | None) -> np.ndarray:
+        return np.array(self.run(z, class_id), dtype=np.float32)
+
+
+def _feeds(z: np.ndarray, class_id: np.ndarray | None) -> dict[str, np.ndarray]:
+    feeds = {LATENT_INPUT: z}
+    if class_id is not None:
+        feeds[CLASS_INPUT] = class_id
+    return feeds
+
+
+class OrtDefaultPeer(_FixedInputPeer):
+    """onnxruntime.InferenceSession with default options, `session.run` as its docs show."""
+
+    name = "ort-default"
+
+    def __init__(self, model: Path, card: ModelCard) -> None:
+        import onnxruntime as ort
+
+        self.session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+        self.version = ort.__version__
+        super().__init__(card)
+
+    def run(self, z: np.ndarray, class_id: np.ndarray | None) -> Any:
+        return self.session.run(None, _feeds(z, class_id))[0]
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": f"onnxruntime {self.version}", "options": "defaults"}
+
+
+class OpenVinoDirectPeer(_FixedInputPeer):
+    """OpenVINO called directly: compile_model(CPU, LATENCY hint), then compiled(inputs)."""
+
+    name = "openvino-direct"
+
+    def __init__(self, model: Path, card: ModelCard) -> None:
+        from ..backends.openvino import FP32, import_openvino
+
+        ov = import_openvino()
+        # FP32 as the ONNX is: OpenVINO's own default is bfloat16 on AMX CPUs, and a peer in
+        # another precision would not be the same computation (see backends/openvino.py).
+        config = {"PERFORMANCE_HINT": "LATENCY", **FP32}
+        self.compiled = ov.Core().compile_model(str(model), "CPU", config)
+        self.version = ov.__version__
+        super().__init__(card)
+
+    def run(self, z: np.ndarray, class_id: np.ndarray | None) -> Any:
+        return self.compiled(_feeds(z, class_id))[0]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": f"openvino {self.version}",
+            "options": "PERFORMANCE_HINT=LATENCY, INFERENCE_PRECISION_HINT=f32, dynamic batch",
+        }
+
+
+class TorchEagerPeer(_FixedInputPeer):
+    """torch eager, inference mode, on the generator of the checkpoint the ONNX came from."""
+
+    name = "torch-eager"
+
+    def __init__(self, checkpoint: Path, card: ModelCard) -> None:
+        import torch
+
+        from ..export.checkpoint import generator_from_checkpoint
+
+        self.torch = torch
+        self.generator, _ = generator_from_checkpoint(checkpoint)
+        super().__init__(card)
+
+    def run(self, z: np.ndarray, class_id: np.ndarray | None) -> Any:
+        torch = self.torch
+        with torch.inference_mode():
+            zt = torch.from_numpy(z)
+            if class_id is None:
+                return self.generator(zt).numpy()
+            return self.generator(zt, torch.from_numpy(class_id)).numpy()
+
+    def describe(self) -> dict[str, Any]:
+        torch = self.torch
+        return {
+            "engine": f"torch {torch.__version__}",
+            "threads": torch.get_num_threads(),
+            "options": "eager, inference_mode, float32, NCHW",
+        }
+
+
+def torch_unavailable(checkpoint: Path | None) -> str | None:
+    """Why torch eager cannot run on the same weights here, or None when it can."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return "torch is not installed (pip install 'imggen-rt[train]')"
+    if checkpoint is None:
+        return (
+            "no torch weights for this ONNX: pass --torch-checkpoint (the training checkpoint "
+            "it was exported from); a generator rebuilt from the card's architecture would "
+            "have other weights"
+        )
+    if not checkpoint.exists():
+        return f"torch checkpoint {checkpoint} does not exist"
+    return None
+
+
+def make_contender(
+    name: str, model: Path, threads: int | None, torch_checkpoint: Path | None
+) -> Contender:
+    """The contender `name`, or ImggenError with the one-line reason it cannot run here."""
+    from ..onnx_graph import load_model, read_card
+
+    if name in ("auto", "ort", "openvino"):
+        return ImggenContender(name, model, threads)
+    card = read_card(load_model(model), model.name)
+    if name == "ort-default":
+        return OrtDefaultPeer(model, card)
+    if name == "openvino-direct":
+        return OpenVinoDirectPeer(model, card)
+    if name == "torch-eager":
+        why = torch_unavailable(torch_checkpoint)
+        if why is not None:
+            raise ImggenError(why)
+        assert torch_checkpoint is not None
+        return TorchEagerPeer(torch_checkpoint, card)
+    raise ImggenError(f"unknown contender {name!r}")
