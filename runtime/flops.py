@@ -17,14 +17,22 @@ from .onnx_graph import with_batch
 
 def count_flops(model: onnx.ModelProto) -> dict[str, int]:
     """FLOPs per image by op type (batch fixed to 1 for shape inference)."""
+    totals: dict[str, int] = {}
+    for node, flops in _counted_nodes(model):
+        totals[node.op_type] = totals.get(node.op_type, 0) + flops
+    return totals
+
+
+def flops_by_node(model: onnx.ModelProto) -> dict[str, int]:
+    """FLOPs per image of each counted node, by node name (for per-layer profiles)."""
+    return {node.name: flops for node, flops in _counted_nodes(model)}
+
+
+def _counted_nodes(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, int]]:
     inferred = with_batch(model, 1)
     shapes = _known_shapes(inferred)
-    totals: dict[str, int] = {}
-    for node in inferred.graph.node:
-        flops = _node_flops(node, shapes)
-        if flops:
-            totals[node.op_type] = totals.get(node.op_type, 0) + flops
-    return totals
+    counted = [(node, _node_flops(node, shapes)) for node in inferred.graph.node]
+    return [(node, flops) for node, flops in counted if flops]
 
 
 def _known_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
