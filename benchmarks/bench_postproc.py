@@ -12,10 +12,8 @@ write counted), is measured in the same rounds. Writes <out-dir>/postproc.json a
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import cv2
 import numpy as np
 
 from imggen_rt import _postproc
+from imggen_rt.bench.machine import describe_machine
 
 LOW, HIGH = -1.0, 1.0
 SCALE = 255.0 / (HIGH - LOW)  # 127.5
@@ -149,25 +148,11 @@ class OneThreadWorker:
 
 
 def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model,
-        "arch": platform.machine(),
-        "logical_cores": os.cpu_count(),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
+        **describe_machine(),
         "opencv": cv2.__version__,
         "opencv_threads": cv2.getNumThreads(),
         "ext_openmp_threads": _postproc.openmp_threads(),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
     }
 
@@ -279,7 +264,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{c['bytes_per_call'] / 1e6:.1f} MB in+out per call; median of {c['reps']} interleaved "
         "reps after warm-up.",
         "",
-        f"Machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['os']}; numpy "
+        f"Machine: {m['cpu']}, {m['usable_cpus']} logical cores, {m['os']}; numpy "
         f"{m['numpy']}, OpenCV {m['opencv']}; 1-min load average {m['load_average_1min_at_end']}; "
         f"{m['date']}.",
         "",
@@ -298,11 +283,11 @@ def markdown(report: dict[str, Any]) -> str:
             f"{r['gb_per_s']:.1f} | {vs_np:.1f}x | {vs_cv:.2f}x | {diff} |"
         )
     cp = report["copy_bandwidth_1thread"]
-    if m["load_average_1min_at_end"] >= (m["logical_cores"] or 1):
+    if m["load_average_1min_at_end"] >= (m["usable_cpus"] or 1):
         lines += [
             "",
             f"Note: other work kept the machine busy during this run (1-min load "
-            f"{m['load_average_1min_at_end']} on {m['logical_cores']} cores), which costs the "
+            f"{m['load_average_1min_at_end']} on {m['usable_cpus']} cores), which costs the "
             "multi-threaded contenders most; rerun on an idle machine for their best case.",
         ]
     lines += [
