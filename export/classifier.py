@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .data import load_fashion_mnist, to_unit_range
-from .onnx_export import quiet_exporter
+from .onnx_export import quiet_exporter, strip_source_locations
 
 CLASSIFIER_PATH = Path(__file__).parent / "assets" / "fashion_classifier.onnx"
 RESOLUTION = 32
@@ -109,7 +110,9 @@ def export_classifier(model: FashionClassifier, path: Path) -> None:
             external_data=False,
         )
     assert program is not None
-    program.save(str(path))
+    model = program.model_proto
+    strip_source_locations(model)
+    onnx.save(model, str(path))
 
 
 def main() -> None:

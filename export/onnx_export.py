@@ -37,6 +37,7 @@ from .checkpoint import generator_from_checkpoint
 
 PARITY_TOLERANCE = 1e-4
 OUTPUT_NAME = "image"
+STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def export_generator(
         raise ImggenError(f"torch could not export the generator: {_first_line(e)}") from None
     assert program is not None
     model = program.model_proto
+    strip_source_locations(model)
     _name_batch_axes(model)
     write_card(model, card)
     try:
@@ -179,6 +181,16 @@ def _save_atomic(model: onnx.ModelProto, output: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def strip_source_locations(model: onnx.ModelProto) -> None:
+    """Drop the exporter's per-node Python stack traces: they name files of the machine that
+    exported the model (and its user's paths) and mean nothing to a runtime."""
+    for node in model.graph.node:
+        keep = [p for p in node.metadata_props if p.key != STACK_TRACE_KEY]
+        if len(keep) != len(node.metadata_props):
+            del node.metadata_props[:]
+            node.metadata_props.extend(keep)
 
 
 @contextlib.contextmanager

@@ -169,6 +169,7 @@ def test_export_parity_card_and_fp16(small_fashion: Path, tmp_path: Path) -> Non
     onnx_path = tmp_path / "g.onnx"
     parity = export_generator(generator, card, onnx_path)
     assert parity.max_abs_error <= 1e-4
+    assert b"stack_trace" not in onnx_path.read_bytes()  # no exporting machine's paths inside
 
     with imggen_rt.load(onnx_path) as gen:
         assert gen.card.class_names[0] == "T-shirt/top"
