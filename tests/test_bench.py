@@ -107,7 +107,8 @@ def check_consistent(report: dict[str, Any]) -> None:
             if r["scope"] == "seeds -> uint8 frames":
                 st = r["stages_mean_ms"]
                 parts = st["latents"] + st["infer"] + st["postprocess"]
-                assert parts <= r["latency_ms"]["mean"] * 1.001
+                # stage means are rounded to 1e-4 ms in the report: allow that rounding on top
+                assert parts <= r["latency_ms"]["mean"] * 1.001 + 1e-3
             else:
                 assert r["latency_ms"] == r["infer_ms"]
 
