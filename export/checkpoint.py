@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..build.lock import atomic_write_bytes
 from ..errors import ImggenError
 from .models import GanConfig, Generator
 
@@ -16,11 +17,10 @@ FORMAT = "imggen-rt-gan-checkpoint/1"
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write to a temporary name then rename, so a crash never leaves half a checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    """Written whole then renamed into place, so a crash never leaves half a checkpoint."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **state}, buffer)
+    atomic_write_bytes(path, buffer.getbuffer())
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -12,8 +12,6 @@ import importlib
 import io
 import json
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..build.lock import atomic_write_bytes
 from ..build.parity import ParityReport, check_parity, gate_inputs, require_parity
 from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
 from ..errors import ImggenError
@@ -171,16 +170,7 @@ def _name_batch_axes(model: onnx.ModelProto) -> None:
 
 
 def _save_atomic(model: onnx.ModelProto, output: Path) -> None:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shipped model from other users
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_bytes(output, model.SerializeToString())
 
 
 def strip_source_locations(model: onnx.ModelProto) -> None:

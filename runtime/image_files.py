@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .build.lock import atomic_write_bytes
 from .errors import ImggenError
 
 
@@ -16,10 +16,7 @@ def write_image(path: Path, frame: np.ndarray) -> None:
     ok, encoded = cv2.imencode(path.suffix, frame)
     if not ok:
         raise ImggenError(f"cannot encode {path.name} as {path.suffix}")
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, path)
+        atomic_write_bytes(path, encoded.tobytes(), durable=False)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise ImggenError(f"cannot write {path}: {e.strerror}") from None

@@ -39,11 +39,12 @@ def file_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
+def atomic_write_bytes(path: Path, data: bytes | memoryview, durable: bool = True) -> None:
     """Write to a temporary file beside `path`, flush it to disk, then rename it over `path`.
 
     A rename within one directory is atomic on POSIX, so readers see the old file or the new
-    one; a crash leaves at most a `.tmp-*` file behind, never a truncated `path`.
+    one; a crash leaves at most a `.tmp-*` file behind, never a truncated `path`. `durable`
+    also fsyncs before the rename (survives power loss); frame writers skip it for speed.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=path.parent)
@@ -51,8 +52,9 @@ def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +43,9 @@ def describe_model(path: Path) -> dict[str, Any]:
         "outputs": [t.to_dict() for t in outputs],
         "flops_per_image": sum(flops.values()),
         "flops_by_op": flops,
-        "parameters": sum(_numel(t.dims) for t in model.graph.initializer),
+        "parameters": sum(math.prod(t.dims) for t in model.graph.initializer),
         "backend_auto": str(explain_auto(path)),
     }
-
-
-def _numel(dims: Any) -> int:
-    n = 1
-    for d in dims:
-        n *= int(d)
-    return n
 
 
 def run(args: argparse.Namespace) -> int:
