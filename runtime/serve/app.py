@@ -23,10 +23,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..errors import ImggenError
 from ..generator import ImageGenerator
-from .batcher import DynamicBatcher, QueueFull, ShuttingDown
+from ..latents import latents_for_seeds
+from .batcher import DynamicBatcher
 from .encode import CONTENT_TYPES, encode, resize
 from .metrics import ServerMetrics
 from .schemas import GeneratedImage, GenerateRequest, GenerateResponse, ModelInfo
+from .source import FrameRequest, FrameSource, QueueFull, ShuttingDown
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -40,19 +42,35 @@ class ServeConfig:
     token: str | None = None
 
 
-def create_app(generators: dict[str, ImageGenerator], config: ServeConfig) -> FastAPI:
-    """An app serving already-loaded generators (name -> generator, first is the default)."""
+SourceFactory = Callable[[str, ImageGenerator, ServerMetrics], FrameSource]
+
+
+def create_app(
+    generators: dict[str, ImageGenerator],
+    config: ServeConfig,
+    source_factory: SourceFactory | None = None,
+) -> FastAPI:
+    """An app serving already-loaded generators (name -> generator, first is the default).
+
+    Frames come from one FrameSource per model: by default the in-process DynamicBatcher;
+    the Ray Serve deployment passes its own, so both modes share every route.
+    """
     if not generators:
         raise ImggenError("serve needs at least one model")
     metrics = ServerMetrics()
-    batchers: dict[str, DynamicBatcher] = {}
+    batchers: dict[str, FrameSource] = {}
+
+    def in_process(name: str, gen: ImageGenerator, metrics: ServerMetrics) -> FrameSource:
+        return DynamicBatcher(
+            name, gen, metrics, config.max_batch, config.max_wait_ms, config.max_queue
+        )
+
+    make_source = source_factory or in_process
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for name, gen in generators.items():
-            batchers[name] = DynamicBatcher(
-                name, gen, metrics, config.max_batch, config.max_wait_ms, config.max_queue
-            )
+            batchers[name] = make_source(name, gen, metrics)
             batchers[name].start()
         yield
         # Graceful shutdown: uvicorn has stopped accepting connections; finish queued work.
@@ -122,7 +140,10 @@ def create_app(generators: dict[str, ImageGenerator], config: ServeConfig) -> Fa
                 classes = gen.resolve_classes(body.class_, seeds)
             except ImggenError as e:
                 raise HTTPException(422, str(e)) from None
-            frames = await _wait_for_frames(batcher, request, seeds, classes, body, config)
+            z = latents_for_seeds(seeds, gen.card.latent_dim, body.truncation)
+            class_ids = None if classes is None else np.asarray(classes, dtype=np.int64)
+            job = FrameRequest(z, class_ids)
+            frames = await _wait_for_frames(batcher, request, job, config)
             encode_start = time.perf_counter()
             wants_json = "application/json" in request.headers.get("accept", "")
             response = _respond(name, frames, seeds, classes, body, wants_json)
@@ -140,16 +161,11 @@ def create_app(generators: dict[str, ImageGenerator], config: ServeConfig) -> Fa
 
 
 async def _wait_for_frames(
-    batcher: DynamicBatcher,
-    request: Request,
-    seeds: list[int],
-    classes: list[int] | None,
-    body: GenerateRequest,
-    config: ServeConfig,
+    batcher: FrameSource, request: Request, job: FrameRequest, config: ServeConfig
 ) -> np.ndarray:
     """The batcher's answer, or an HTTP error: 429 when full, 503 when draining, 504 when it
     takes longer than the timeout; a client that disconnects cancels its request."""
-    task = asyncio.ensure_future(batcher.submit(seeds, classes, body.truncation))
+    task = asyncio.ensure_future(batcher.submit(job))
     deadline = time.perf_counter() + config.timeout_s
     try:
         while True:

@@ -18,23 +18,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..generator import ImageGenerator
-from ..latents import latents_for_seeds
+from .infer import frames_for_requests
 from .metrics import ServerMetrics
+from .source import FrameRequest, QueueFull, ShuttingDown
 
-
-class QueueFull(Exception):
-    """More images are waiting than the server allows; the client should retry later."""
-
-
-class ShuttingDown(Exception):
-    """The server is draining its queue and takes no new requests."""
+__all__ = ["DynamicBatcher", "QueueFull", "ShuttingDown"]
 
 
 @dataclass
 class Job:
-    seeds: list[int]
-    classes: list[int] | None
-    truncation: float
+    request: FrameRequest
     future: asyncio.Future[np.ndarray]
     enqueued: float = field(default_factory=time.perf_counter)
 
@@ -71,20 +64,18 @@ class DynamicBatcher:
     def accepting(self) -> bool:
         return self._accepting
 
-    async def submit(
-        self, seeds: list[int], classes: list[int] | None, truncation: float
-    ) -> np.ndarray:
-        """Frames (N, H, W, C) uint8 for these seeds, computed in some merged batch."""
+    async def submit(self, request: FrameRequest) -> np.ndarray:
+        """Frames (N, H, W, C) uint8 for the request, computed in some merged batch."""
         if not self._accepting:
             raise ShuttingDown
-        if self._waiting_images + len(seeds) > self.max_queue:
+        if self._waiting_images + len(request) > self.max_queue:
             raise QueueFull
-        job = Job(seeds, classes, truncation, asyncio.get_running_loop().create_future())
-        self._jobs.append(job)
-        self._waiting_images += len(seeds)
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._jobs.append(Job(request, future))
+        self._waiting_images += len(request)
         self.metrics.queue_depth.labels(self.name).set(self._waiting_images)
         self._wakeup.set()
-        return await job.future
+        return await future
 
     async def drain(self) -> None:
         """Refuse new work, finish what is queued, then stop the worker."""
@@ -106,15 +97,15 @@ class DynamicBatcher:
         """The oldest job plus whatever fits before the batch is full or the wait is over."""
         batch = [await self._next_job()]
         self._busy = True  # from here until the batch is answered, drain() must wait
-        images = len(batch[0].seeds)
+        images = len(batch[0].request)
         deadline = time.perf_counter() + self.max_wait
         while images < self.max_batch:
             if self._jobs:
-                if images + len(self._jobs[0].seeds) > self.max_batch:
+                if images + len(self._jobs[0].request) > self.max_batch:
                     break  # it opens the next batch
                 job = self._jobs.popleft()
                 batch.append(job)
-                images += len(job.seeds)
+                images += len(job.request)
                 continue
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
@@ -131,7 +122,7 @@ class DynamicBatcher:
         while True:
             batch = await self._collect()
             try:
-                self._waiting_images -= sum(len(j.seeds) for j in batch)
+                self._waiting_images -= sum(len(j.request) for j in batch)
                 self.metrics.queue_depth.labels(self.name).set(self._waiting_images)
                 live = [j for j in batch if not j.future.done()]  # cancelled: client left
                 if not live:
@@ -151,24 +142,13 @@ class DynamicBatcher:
                 self.metrics.stage_seconds.labels(self.name, "infer").observe(
                     time.perf_counter() - started
                 )
-                self.metrics.batch_images.labels(self.name).observe(len(frames))
-                start = 0
-                for job in live:
-                    stop = start + len(job.seeds)
+                self.metrics.batch_images.labels(self.name).observe(sum(len(f) for f in frames))
+                for job, job_frames in zip(live, frames, strict=True):
                     if not job.future.done():
-                        job.future.set_result(frames[start:stop])
-                    start = stop
+                        job.future.set_result(job_frames)
             finally:
                 self._busy = False
 
-    def _infer(self, jobs: list[Job]) -> np.ndarray:
-        """Runs on the inference thread: each job's latents from its own seeds and truncation,
-        concatenated, so a merged image is identical to the same seed generated alone."""
-        card = self.generator.card
-        z = np.concatenate(
-            [latents_for_seeds(j.seeds, card.latent_dim, j.truncation) for j in jobs]
-        )
-        classes = None
-        if card.conditional:
-            classes = np.concatenate([np.asarray(j.classes, dtype=np.int64) for j in jobs])
-        return self.generator.frames_for_latents(z, classes)
+    def _infer(self, jobs: list[Job]) -> list[np.ndarray]:
+        """Runs on the inference thread (the backend owns its buffers and is not reentrant)."""
+        return frames_for_requests(self.generator, [j.request for j in jobs])

@@ -1,0 +1,50 @@
+"""One merged inference call for many clients' requests, shared by both batching engines.
+
+Requests whose post chains are equal share one generator call; a request with another chain
+never has it applied to its frames, so merging can change speed but never an image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..generator import ImageGenerator
+from .source import FrameRequest
+
+
+def frames_for_requests(
+    generator: ImageGenerator, requests: Sequence[FrameRequest]
+) -> list[np.ndarray]:
+    """Each request's frames, in request order, from one generator call per distinct chain."""
+    groups: dict[object, list[int]] = {}
+    for i, request in enumerate(requests):
+        groups.setdefault(request.post, []).append(i)
+    answers: list[np.ndarray | None] = [None] * len(requests)
+    for post, members in groups.items():
+        z = np.concatenate([requests[i].z for i in members])
+        classes = None
+        if generator.card.conditional:
+            classes = np.concatenate([_classes(requests[i]) for i in members])
+        frames = _frames(generator, z, classes, post)
+        start = 0
+        for i in members:
+            stop = start + len(requests[i])
+            answers[i] = frames[start:stop]
+            start = stop
+    return [a for a in answers if a is not None]
+
+
+def _classes(request: FrameRequest) -> np.ndarray:
+    if request.classes is None:
+        raise ValueError("a conditional model needs class ids for every request")
+    return request.classes
+
+
+def _frames(
+    generator: ImageGenerator, z: np.ndarray, classes: np.ndarray | None, post: object
+) -> np.ndarray:
+    if post is None:
+        return generator.frames_for_latents(z, classes)
+    raise ValueError("this build has no post-processing chains")
