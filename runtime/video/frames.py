@@ -1,0 +1,110 @@
+"""Frame indices -> delivery-ready RGB frames: the one step between a walk and a sink.
+
+Everything that turns a latent into the pixels a sink receives (inference, class morph, grey to
+RGB, resize to the delivery size) lives here, so the render loop, the Ray workers and the
+benchmark all make frames the same way and a frame stays a function of its index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from ..errors import ImggenError
+from .walks import Walk
+
+if TYPE_CHECKING:
+    from ..generator import ImageGenerator
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1920x1080' -> (1920, 1080)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ImggenError(f"size must be WIDTHxHEIGHT like 1920x1080, got {text!r}") from None
+    if w < 1 or h < 1 or w > 16384 or h > 16384:
+        raise ImggenError(f"size must be between 1x1 and 16384x16384, got {text!r}")
+    return w, h
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """Resize (N, H, W, C) uint8 to (width, height): Lanczos when enlarging (keeps edges crisp),
+    area averaging when shrinking (no aliasing)."""
+    if size is None:
+        return frames
+    w, h = size
+    n, fh, fw, c = frames.shape
+    if (fw, fh) == (w, h):
+        return frames
+    interp = cv2.INTER_AREA if w * h < fw * fh else cv2.INTER_LANCZOS4
+    out = np.empty((n, h, w, c), dtype=np.uint8)
+    for src, dst in zip(frames, out, strict=True):
+        resized = cv2.resize(src, (w, h), interpolation=interp)
+        dst[...] = resized.reshape(h, w, c)
+    return out
+
+
+class FrameMaker:
+    """Makes the frames of one walk at one delivery size, in RGB (N, H, W, 3) uint8.
+
+    `post` is a post-processing chain applied by the generator (when that API is present);
+    without it, `size` is applied here.
+    """
+
+    def __init__(
+        self,
+        gen: ImageGenerator,
+        walk: Walk,
+        size: tuple[int, int] | None = None,
+        post: Any = None,
+    ) -> None:
+        self.gen = gen
+        self.walk = walk
+        self.size = size
+        self.post = post
+        card = gen.card
+        self.native = (card.width, card.height)
+
+    @property
+    def length(self) -> int:
+        return self.walk.length
+
+    def _infer(self, z: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+        if self.post is not None:
+            frames: np.ndarray = self.gen.frames_for_latents(z, classes, "rgb", post=self.post)  # type: ignore[call-arg]
+        else:
+            frames = self.gen.frames_for_latents(z, classes, "rgb")
+        if frames.shape[-1] == 1:
+            frames = np.repeat(frames, 3, axis=-1)
+        return frames
+
+    def make(self, indices: Sequence[int]) -> np.ndarray:
+        plan = self.walk.plan(indices)
+        frames = self._infer(plan.z, plan.class_a)
+        if plan.blend is not None and plan.class_b is not None:
+            morph = np.flatnonzero(plan.blend > 0)
+            if len(morph):
+                other = self._infer(plan.z[morph], plan.class_b[morph])
+                w = plan.blend[morph].reshape(-1, 1, 1, 1)
+                mixed = frames[morph] * (1.0 - w) + other * w
+                frames[morph] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        if self.post is None:
+            frames = resize_frames(frames, self.size)
+        return np.ascontiguousarray(frames)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the frames `make` returns."""
+        if self.size is not None:
+            return self.size
+        probe = self.make([0])
+        return probe.shape[2], probe.shape[1]
+
+
+def check_frame_size(size: tuple[int, int]) -> None:
+    if size[0] < 1 or size[1] < 1:
+        raise ImggenError(f"frame size {size[0]}x{size[1]} is empty")

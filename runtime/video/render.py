@@ -1,0 +1,145 @@
+"""The render loop: frames in index order from a source, into a sink, resumable.
+
+Frame making runs ahead on a worker thread (stages.Prefetch) while this thread encodes, so the
+slower of the two stages sets the pace. Whatever stops the loop (the end, Ctrl-C, an error) the
+sink is closed cleanly and the progress record names the first frame that is not durable;
+`resume=True` starts there and the sink carries on from what the record kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ImggenError
+from . import progress
+from .realtime import Pacer
+from .sinks.base import Sink
+from .stages import Prefetch
+
+# Makes the frames [start, stop) as batches in index order.
+BatchSource = Callable[[int, int], Iterator[np.ndarray]]
+
+
+@dataclass
+class RenderResult:
+    first: int
+    stop: int
+    resumed_from: int | None
+    frames_written: int
+    seconds: float
+    complete: bool
+    realtime: dict[str, Any] | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames_written / self.seconds if self.seconds > 0 else 0.0
+
+
+def batches_from(make: Callable[[list[int]], np.ndarray], batch_size: int) -> BatchSource:
+    """A BatchSource from a function of frame indices (FrameMaker.make)."""
+    if batch_size < 1:
+        raise ImggenError(f"batch size must be >= 1, got {batch_size}")
+
+    def source(start: int, stop: int) -> Iterator[np.ndarray]:
+        for lo in range(start, stop, batch_size):
+            yield make(list(range(lo, min(stop, lo + batch_size))))
+
+    return source
+
+
+def _resume_point(
+    record_path: Path | None, fp: str, first: int, stop: int, sink: Sink
+) -> tuple[int, bool]:
+    """(frame to start at, True if already complete)."""
+    if record_path is None or not sink.resumable:
+        raise ImggenError("--resume needs a file output (a video file or an image sequence)")
+    record = progress.load(record_path)
+    if record is None:
+        raise ImggenError(f"nothing to resume: no progress record at {record_path}")
+    if record.fingerprint != fp or (record.first, record.stop) != (first, stop):
+        raise ImggenError(
+            f"cannot resume {record_path.name}: it was started with different settings or frames"
+        )
+    sink.restore(record.sink, record.next)
+    return record.next, record.complete
+
+
+def render(
+    source: BatchSource,
+    sink: Sink,
+    frame_size: tuple[int, int],
+    first: int,
+    stop: int,
+    *,
+    record_path: Path | None = None,
+    fingerprint: str = "",
+    resume: bool = False,
+    pipelined: bool = True,
+    queue_depth: int = 4,
+    realtime: Fraction | None = None,
+    on_frames: Callable[[int], None] | None = None,
+) -> RenderResult:
+    """Render frames [first, stop) of `source` into `sink`."""
+    if not 0 <= first < stop:
+        raise ImggenError(f"empty frame range {first}:{stop}")
+    start, resumed_from = first, None
+    if resume:
+        start, done = _resume_point(record_path, fingerprint, first, stop, sink)
+        resumed_from = start
+        if done:
+            return RenderResult(first, stop, start, 0, 0.0, True)
+    record = progress.ProgressRecord(fingerprint, first, stop, start)
+
+    def save(complete: bool = False) -> None:
+        if record_path is None:
+            return
+        record.next, record.complete, record.sink = sink.committed(), complete, sink.state()
+        progress.save(record_path, record)
+
+    sink.start(*frame_size, start)
+    save()
+    pacer = Pacer(realtime) if realtime is not None else None
+    produced: Iterator[np.ndarray] = source(start, stop)
+    prefetch = Prefetch(produced, depth=queue_depth, name="frames") if pipelined else None
+    written, t0, complete = 0, time.perf_counter(), False
+    durable = sink.committed()
+    try:
+        for batch in prefetch if prefetch is not None else produced:
+            if pacer is None:
+                sink.write(batch)
+            else:
+                for frame in batch:
+                    if pacer.admit():
+                        sink.write(frame[None])
+                        pacer.sent()
+            written += len(batch)
+            if on_frames is not None:
+                on_frames(len(batch))
+            if sink.committed() != durable:
+                durable = sink.committed()
+                save()
+        complete = True
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+        sink.finish(complete)
+        save(complete)
+        if complete and record_path is not None:
+            # A finished output needs no record: nothing is left beside an editor's files.
+            record_path.unlink(missing_ok=True)
+    return RenderResult(
+        first,
+        stop,
+        resumed_from,
+        written,
+        time.perf_counter() - t0,
+        complete,
+        pacer.stats.summary() if pacer is not None else None,
+    )

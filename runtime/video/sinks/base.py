@@ -1,0 +1,45 @@
+"""The one interface every sink implements.
+
+The render loop hands a sink batches of RGB frames in index order and asks it one question about
+durability: up to which frame is the output safe on disk? That frontier is what the progress
+record stores and where `--resume` continues, so each sink decides what "safe" means (a renamed
+image file, a closed video segment, nothing at all for a pipe).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Sink:
+    """Receives (N, H, W, 3) uint8 RGB frames; global frame indices start at `first_index`."""
+
+    resumable = False
+
+    def start(self, width: int, height: int, first_index: int) -> None:
+        raise NotImplementedError
+
+    def write(self, frames: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def committed(self) -> int:
+        """The first frame index that is not yet durable (resume starts here)."""
+        raise NotImplementedError
+
+    def finish(self, complete: bool) -> None:
+        """Close cleanly. `complete` is False after an interruption: the output left behind is
+        still playable (or consists of whole frames) up to `committed()`."""
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:
+        """What the progress record keeps so a resumed render can carry on."""
+        return {}
+
+    def restore(self, state: dict[str, Any], next_index: int) -> None:
+        """Take back `state` from a progress record before a resumed `start`."""
+
+    def describe(self) -> dict[str, Any]:
+        """The settings that must match for a resume to continue this output."""
+        return {}

@@ -1,0 +1,68 @@
+"""Raw RGB24 frames on a byte stream (stdout): H*W*3 bytes a frame, no header, nothing else.
+
+The consumer (ffmpeg -f rawvideo -pix_fmt rgb24 -s WxH -r FPS -i -) knows the geometry from its
+own arguments, so a single stray byte (a log line, a warning) would shift every later frame; all
+messages therefore go to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ...errors import ImggenError
+from .base import Sink
+
+
+class PipeSink(Sink):
+    """Shared by the raw and Y4M pipes: writes bytes, turns a closed pipe into one message."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self._next = 0
+        self._size = (0, 0)
+
+    def start(self, width: int, height: int, first_index: int) -> None:
+        self._size = (width, height)
+        self._next = first_index
+        self._send(self.header())
+
+    def header(self) -> bytes:
+        return b""
+
+    def frame_bytes(self, rgb: np.ndarray) -> bytes | memoryview:
+        raise NotImplementedError
+
+    def _send(self, data: bytes | memoryview) -> None:
+        if not data:
+            return
+        try:
+            self.stream.write(data)
+        except BrokenPipeError:
+            raise ImggenError(f"the reader closed the pipe after {self._next} frames") from None
+
+    def write(self, frames: np.ndarray) -> None:
+        for rgb in frames:
+            self._send(self.frame_bytes(rgb))
+            self._next += 1
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise ImggenError(f"the reader closed the pipe after {self._next} frames") from None
+
+    def committed(self) -> int:
+        return self._next
+
+    def finish(self, complete: bool) -> None:
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self.stream.flush()
+
+
+class RawPipeSink(PipeSink):
+    def describe(self) -> dict[str, Any]:
+        return {"sink": "raw", "pix_fmt": "rgb24"}
+
+    def frame_bytes(self, rgb: np.ndarray) -> bytes | memoryview:
+        return np.ascontiguousarray(rgb).tobytes()

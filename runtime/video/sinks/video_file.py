@@ -1,0 +1,236 @@
+"""Video files through PyAV, written as closed segments and joined by stream copy at the end.
+
+A render that is killed mid-file must leave something playable and a point to resume from. An
+MP4 or MOV without its index is unreadable, so frames go into segment files under
+`<output>.parts/` that are closed (index written) every `segment_frames` frames, on fixed frame
+boundaries, and the output is assembled from closed segments by copying packets, never by
+re-encoding. Ctrl-C closes the open segment early and still assembles a playable file; a hard
+crash loses at most the open segment. Because boundaries sit at fixed frame numbers, a resumed
+render is cut exactly like an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...build.lock import TEMP_PREFIX, temp_path_beside
+from ...errors import ImggenError
+from ._av import require_av
+from .base import Sink
+from .codecs import CodecSpec, check_size, codec_options
+from .colour import Colour, to_yuv
+
+DEFAULT_SEGMENT_FRAMES = 240
+
+
+class VideoFileSink(Sink):
+    resumable = True
+
+    def __init__(
+        self,
+        path: Path,
+        spec: CodecSpec,
+        fps: Fraction,
+        colour: Colour,
+        quality: int | None = None,
+        segment_frames: int = DEFAULT_SEGMENT_FRAMES,
+    ) -> None:
+        self.av = require_av()
+        self.path = path
+        self.spec = spec
+        self.fps = fps
+        self.colour = colour
+        self.options = codec_options(spec, quality)
+        self.segment_frames = segment_frames
+        self.parts = path.with_name(path.name + ".parts")
+        self.segments: list[dict[str, Any]] = []
+        self._container: Any = None
+        self._stream: Any = None
+        self._seg_first = 0
+        self._seg_count = 0
+        self._next = 0
+        self._first = 0
+        self._size = (0, 0)
+        if not path.parent.is_dir():
+            raise ImggenError(f"output folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise ImggenError(f"output folder {path.parent} is not writable")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "sink": "video",
+            "codec": self.spec.name,
+            "options": self.options,
+            "fps": str(self.fps),
+            "colour": [self.colour.space, self.colour.range],
+            "segment_frames": self.segment_frames,
+        }
+
+    def start(self, width: int, height: int, first_index: int) -> None:
+        check_size(self.spec, width, height)
+        self._size = (width, height)
+        self._first = first_index
+        self._next = first_index
+        self.parts.mkdir(parents=True, exist_ok=True)
+
+    def restore(self, state: dict[str, Any], next_index: int) -> None:
+        """Keep the closed segments the record lists; anything else in the folder is a segment
+        a crash left open, and goes."""
+        self.segments = [s for s in state.get("segments", []) if s["first"] < next_index]
+        keep = {s["file"] for s in self.segments}
+        if self.parts.is_dir():
+            for f in self.parts.iterdir():
+                if f.name not in keep:
+                    f.unlink()
+        missing = [s["file"] for s in self.segments if not (self.parts / s["file"]).is_file()]
+        if missing:
+            raise ImggenError(f"cannot resume: segment {missing[0]} is missing from {self.parts}")
+
+    def state(self) -> dict[str, Any]:
+        return {"segments": list(self.segments)}
+
+    def committed(self) -> int:
+        if not self.segments:
+            return self._first
+        last = self.segments[-1]
+        return int(last["first"] + last["count"])
+
+    def _open_segment(self, first: int) -> None:
+        av = self.av
+        name = f"{first:09d}{self.path.suffix}"
+        tmp = self.parts / (TEMP_PREFIX + name)
+        container = av.open(str(tmp), "w")
+        stream = container.add_stream(self.spec.encoder, rate=self.fps, options=self.options)
+        stream.width, stream.height = self._size
+        stream.pix_fmt = self.spec.pix_fmt
+        if self.spec.codec_tag:
+            stream.codec_tag = self.spec.codec_tag
+        ctx = stream.codec_context
+        ctx.time_base = Fraction(1, 1) / self.fps
+        self._tag(ctx)
+        self._container, self._stream = container, stream
+        self._seg_first, self._seg_count = first, 0
+
+    def _tag(self, target: Any) -> None:
+        if self.spec.yuv:
+            self.colour.tag(target)
+        else:
+            p, t, _, _ = self.colour.tags
+            target.color_primaries, target.color_trc = p, t
+            target.colorspace, target.color_range = 0, 2  # RGB: no matrix, full range
+
+    def _convert(self, rgb: np.ndarray) -> Any:
+        av = self.av
+        if self.spec.source_format == "rgba":
+            alpha = np.full((*rgb.shape[:2], 1), 255, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(np.concatenate([rgb, alpha], axis=2), format="rgba")
+        else:
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        if self.spec.yuv:
+            return to_yuv(frame, self.spec.pix_fmt, self.colour)
+        out = frame.reformat(format=self.spec.pix_fmt)
+        self._tag(out)
+        return out
+
+    def _close_segment(self) -> None:
+        if self._container is None:
+            return
+        container, stream = self._container, self._stream
+        self._container = self._stream = None
+        for packet in stream.encode(None):
+            container.mux(packet)
+        container.close()
+        name = f"{self._seg_first:09d}{self.path.suffix}"
+        tmp = self.parts / (TEMP_PREFIX + name)
+        if self._seg_count == 0:
+            tmp.unlink()
+            return
+        os.replace(tmp, self.parts / name)
+        self.segments.append({"first": self._seg_first, "count": self._seg_count, "file": name})
+
+    def write(self, frames: np.ndarray) -> None:
+        for rgb in frames:
+            i = self._next
+            if self._container is not None and i % self.segment_frames == 0:
+                self._close_segment()
+            if self._container is None:
+                self._open_segment(i)
+            frame = self._convert(rgb)
+            frame.pts = self._seg_count
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+            self._seg_count += 1
+            self._next += 1
+
+    def finish(self, complete: bool) -> None:
+        self._close_segment()
+        if self.segments:
+            join_segments(
+                [(self.parts / s["file"], s["count"]) for s in self.segments],
+                self.path,
+                self.fps,
+            )
+        if complete:
+            shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def join_segments(files: list[tuple[Path, int]], out: Path, fps: Fraction) -> None:
+    """Copy the packets of consecutive segments into one file, re-timed as one sequence.
+
+    Presentation times are mapped through frame numbers (pts * time_base * fps), so containers
+    with coarse clocks (Matroska counts milliseconds) get the times an uninterrupted render has.
+    Decode times are renumbered in decode order behind the largest reorder delay of any segment
+    (a short last segment has fewer B-frames), which keeps them increasing and evenly spaced.
+    """
+    av = require_av()
+    delay = max(_reorder_delay(av, f, fps) for f, _ in files)
+    tmp = temp_path_beside(out)
+    try:
+        with av.open(str(tmp), "w", format=_muxer_for(out)) as dst:
+            out_stream = None
+            offset = decoded = 0
+            for f, count in files:
+                with av.open(str(f)) as src:
+                    in_stream = src.streams.video[0]
+                    if out_stream is None:
+                        out_stream = dst.add_stream_from_template(in_stream)
+                        out_stream.time_base = in_stream.time_base
+                    tb = Fraction(in_stream.time_base)
+                    for packet in src.demux(in_stream):
+                        if packet.size == 0 or packet.pts is None:
+                            continue
+                        local = round(packet.pts * tb * fps)
+                        packet.pts = round((local + offset) / fps / tb)
+                        packet.dts = round((decoded - delay) / fps / tb)
+                        packet.stream = out_stream
+                        dst.mux(packet)
+                        decoded += 1
+                    offset += count
+        os.replace(tmp, out)
+    except OSError as e:
+        raise ImggenError(f"cannot write {out}: {e.strerror}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _reorder_delay(av: Any, path: Path, fps: Fraction) -> int:
+    """How many frames the first decode time lies before the first presentation time."""
+    with av.open(str(path)) as src:
+        stream = src.streams.video[0]
+        for packet in src.demux(stream):
+            if packet.dts is None or packet.dts >= 0:
+                return 0
+            delay: int = round(-packet.dts * Fraction(stream.time_base) * fps)
+            return delay
+    return 0
+
+
+def _muxer_for(path: Path) -> str:
+    return {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}[path.suffix.lower()]
