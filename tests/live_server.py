@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -21,18 +22,27 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(model: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def server(
+    model: Path,
+    *options: str,
+    env: dict[str, str] | None = None,
+    start_timeout: float = 60,
+    log: IO[str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """The server's output goes to a pipe, or to `log` for chatty servers (Ray logs every
+    request) that would otherwise fill the pipe and stall."""
     port = free_port()
     cmd = [sys.executable, "-m", "imggen_rt.cli.main", "serve", "-m", str(model)]
     proc = subprocess.Popen(
         [*cmd, "--port", str(port), *options],
-        stdout=subprocess.PIPE,
+        stdout=log or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
@@ -40,10 +50,11 @@ def server(model: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[s
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {proc.communicate()[0]}")
+                proc.kill()  # still starting after the deadline: stop it before reading
+                raise RuntimeError(f"server did not start: {proc.communicate()[0] or 'see log'}")
             time.sleep(0.1)
         yield url, proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)

@@ -33,6 +33,31 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, seconds")
     p.add_argument("--backend", default="auto", help="inference backend (see generate --help)")
     p.add_argument("--token-file", type=Path, help="require 'Authorization: Bearer <token>'")
+    ray = p.add_argument_group(
+        "scale-out on Ray Serve (the ray extra)",
+        "--ray serves the same app from Ray Serve replicas, each batching with @serve.batch "
+        "(--max-batch, --max-wait-ms). Without --address a local Ray cluster is started; "
+        "with --address auto (after `ray start`) the app joins an existing cluster.",
+    )
+    ray.add_argument("--ray", action="store_true", help="serve on Ray Serve")
+    ray.add_argument(
+        "--replicas", default="1", help="replica count, or 'auto' to autoscale (default 1)"
+    )
+    ray.add_argument("--min-replicas", type=int, help="autoscaling floor (default 1)")
+    ray.add_argument("--max-replicas", type=int, help="autoscaling ceiling (default 2)")
+    ray.add_argument(
+        "--target-ongoing",
+        type=float,
+        help="autoscaling target: requests in flight per replica (default 8)",
+    )
+    ray.add_argument(
+        "--replica-cpus",
+        type=float,
+        default=0.5,
+        help="CPUs reserved per replica, fractional; also its inference threads (min 1)",
+    )
+    ray.add_argument("--ray-cpus", type=int, help="CPUs of the local cluster (default: all)")
+    ray.add_argument("--address", help="join this Ray cluster ('auto' after `ray start`)")
     p.set_defaults(run=run)
 
 
@@ -46,21 +71,46 @@ def run(args: argparse.Namespace) -> int:
             f"serve needs the serve extra ({e.name}): pip install 'imggen-rt[serve]'"
         ) from None
     from ..generator import ImageGenerator, default_model_path, load
+    from ..serve.app import read_token
 
     if args.max_batch < 1 or args.max_queue < 1 or args.max_wait_ms < 0:
         raise ImggenError("--max-batch and --max-queue must be >= 1, --max-wait-ms >= 0")
-    token = None
-    if args.token_file is not None:
-        try:
-            token = args.token_file.read_text().strip()
-        except OSError as e:
-            raise ImggenError(f"cannot read token file {args.token_file}: {e.strerror}") from None
-        if not token:
-            raise ImggenError(f"token file {args.token_file} is empty")
+    token = None if args.token_file is None else read_token(args.token_file)
+    config = ServeConfig(args.max_batch, args.max_wait_ms, args.max_queue, args.timeout, token)
+    if args.ray:
+        return _run_on_ray(args, config)
     generators: dict[str, ImageGenerator] = {}
     for path in args.model or [default_model_path()]:
         generators[model_name(path, set(generators))] = load(path, backend=args.backend)
-    config = ServeConfig(args.max_batch, args.max_wait_ms, args.max_queue, args.timeout, token)
     app = create_app(generators, config)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=30)
+    return 0
+
+
+def _run_on_ray(args: argparse.Namespace, config: Any) -> int:
+    from ..generator import default_model_path
+    from ..serve import ray_app
+
+    ray_app.import_serve()  # the install hint before any model is touched
+    autoscaling = (args.min_replicas, args.max_replicas, args.target_ongoing)
+    if args.replicas == "auto":
+        scaling = ray_app.Scaling(
+            replicas=None,
+            min_replicas=1 if args.min_replicas is None else args.min_replicas,
+            max_replicas=2 if args.max_replicas is None else args.max_replicas,
+            target_ongoing_requests=args.target_ongoing or 8.0,
+            replica_cpus=args.replica_cpus,
+        )
+    elif not args.replicas.isdigit():
+        raise ImggenError(f"--replicas takes a count or 'auto', got {args.replicas!r}")
+    elif any(v is not None for v in autoscaling):
+        raise ImggenError("--min-replicas/--max-replicas/--target-ongoing need --replicas auto")
+    else:
+        scaling = ray_app.Scaling(replicas=int(args.replicas), replica_cpus=args.replica_cpus)
+    models = args.model or [default_model_path()]
+    for path in models:
+        if not path.is_file():
+            raise ImggenError(f"model file {path} does not exist")
+    application = ray_app.deployment(models, args.backend, config, scaling)
+    ray_app.run(application, args.host, args.port, args.address, args.ray_cpus)
     return 0

@@ -221,6 +221,18 @@ def _respond(
     return JSONResponse(GenerateResponse(model=name, images=images).model_dump())
 
 
+def read_token(path: Path) -> str:
+    """The bearer token clients must send, from a file (never from the command line, where
+    other users of the machine could read it)."""
+    try:
+        token = path.read_text().strip()
+    except OSError as e:
+        raise ImggenError(f"cannot read token file {path}: {e.strerror}") from None
+    if not token:
+        raise ImggenError(f"token file {path} is empty")
+    return token
+
+
 def model_name(path: Path, taken: set[str]) -> str:
     """A model's public name: its file stem, made unique."""
     name, k = path.stem, 2
