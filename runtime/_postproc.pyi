@@ -36,3 +36,76 @@ def cuda_architectures() -> list[int]:
 
 def openmp_threads() -> int:
     """Threads the CPU path uses (OMP_NUM_THREADS, else the core count)."""
+
+# The post-processing chain (imggen_rt.post builds programs and tap tables and calls these).
+
+def point(
+    src: NDArray[np.float32] | NDArray[np.float16] | NDArray[np.uint8],
+    program: NDArray[np.float32],
+    luts: list[NDArray[np.float32]],
+    order: str = "rgb",
+    low: float = -1.0,
+    high: float = 1.0,
+    out: NDArray[np.uint8] | None = None,
+) -> NDArray[np.uint8]:
+    """One fused pass: load -> pointwise program -> quantise, into (N, H, W, Cout) uint8."""
+
+def separable_filter(
+    src: NDArray[np.uint8],
+    index_x: NDArray[np.int32],
+    weight_x: NDArray[np.float32],
+    index_y: NDArray[np.int32],
+    weight_y: NDArray[np.float32],
+    tmp: NDArray[np.float32] | None = None,
+    out: NDArray[np.uint8] | None = None,
+) -> NDArray[np.uint8]:
+    """Filter (N, H, W, C) uint8 frames by tap tables (blur: same size; resize: new size)."""
+
+def unsharp(
+    src: NDArray[np.uint8],
+    blurred: NDArray[np.uint8],
+    amount: float,
+    threshold: float,
+    out: NDArray[np.uint8] | None = None,
+) -> NDArray[np.uint8]:
+    """src + amount * (src - blurred) where |src - blurred| >= threshold."""
+
+def blend(
+    inside: NDArray[np.uint8],
+    outside: NDArray[np.uint8],
+    mask: NDArray[np.uint8],
+    out: NDArray[np.uint8] | None = None,
+) -> NDArray[np.uint8]:
+    """Mix two (N, H, W, C) frames by an (N, H, W) mask: 255 inside, 0 outside."""
+
+def point_cuda(
+    src: object,
+    program: object,
+    luts: list[object],
+    order: str,
+    low: float,
+    high: float,
+    out: object,
+    stream: int = 0,
+) -> None:
+    """point() on CUDA device arrays (LUTs too), enqueued on stream."""
+
+def separable_filter_cuda(
+    src: object,
+    index_x: object,
+    weight_x: object,
+    index_y: object,
+    weight_y: object,
+    tmp: object,
+    out: object,
+    stream: int = 0,
+) -> None:
+    """separable_filter() on CUDA device arrays (tables too), enqueued on stream."""
+
+def unsharp_cuda(
+    src: object, blurred: object, amount: float, threshold: float, out: object, stream: int = 0
+) -> None:
+    """unsharp() on CUDA device arrays, enqueued on stream."""
+
+def blend_cuda(inside: object, outside: object, mask: object, out: object, stream: int = 0) -> None:
+    """blend() on CUDA device arrays, enqueued on stream."""

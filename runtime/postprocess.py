@@ -30,7 +30,7 @@ _SET_WAIT_POLICY = "OMP_WAIT_POLICY" not in os.environ
 if _SET_WAIT_POLICY:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 try:
-    from . import _postproc
+    from . import _postproc as _postproc  # re-exported: the chain calls it too
 finally:
     if _SET_WAIT_POLICY:
         del os.environ["OMP_WAIT_POLICY"]

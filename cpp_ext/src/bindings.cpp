@@ -3,12 +3,14 @@
 #include <nanobind/stl/vector.h>
 
 #include "imggen/python_api.h"
+#include "imggen/python_api_post.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
 
 NB_MODULE(_postproc, m) {
-    m.doc() = "Post-processing of generator output: float NCHW -> uint8 NHWC, CPU and CUDA.";
+    m.doc() = "Post-processing of generator output: float NCHW -> uint8 NHWC frames, colour,\n"
+              "filters and blending, on CPU and CUDA.";
 
     // Arguments are nb::handle accepting None so that every mistake reaches the checks in
     // python_api.cpp and comes back as one clear ValueError.
@@ -28,6 +30,43 @@ NB_MODULE(_postproc, m) {
           "returns without waiting; out (device uint8, (N, H, W, Cout)) is required. Only the\n"
           "uint8 result need leave the device. RuntimeError if the launch fails, there is no\n"
           "device, or the module was built without CUDA.");
+
+    // The chain (imggen_rt.post builds programs and tap tables and calls these).
+    m.def("point", &imggen::py::point, "src"_a.none(), "program"_a.none(), "luts"_a.none(),
+          "order"_a.none() = "rgb", "low"_a = -1.0, "high"_a = 1.0, "out"_a.none() = nb::none(),
+          "One fused pass: load -> pointwise program -> quantise, into (N, H, W, Cout) uint8.\n\n"
+          "src is float32/float16 (N, C, H, W) in [low, high] (generator output) or uint8\n"
+          "(N, H, W, C) frames (C 1, 3 or 4; alpha is not read). program is a float32 (ops, 14)\n"
+          "array of rows (kind, LUT index, 12 parameters); luts is a list of float32\n"
+          "(N, N, N, 3) tables in .cube order. order picks the output channels.");
+    m.def("separable_filter", &imggen::py::separable_filter, "src"_a.none(), "index_x"_a.none(),
+          "weight_x"_a.none(), "index_y"_a.none(), "weight_y"_a.none(),
+          "tmp"_a.none() = nb::none(), "out"_a.none() = nb::none(),
+          "Filter uint8 (N, H, W, C) frames by tap tables: out[y, x] = sum_j wy[y, j] *\n"
+          "sum_i wx[x, i] * src[iy[y, j], ix[x, i]], rounded; the tables' row counts give the\n"
+          "output size (blur: same size; resize: the delivery size). tmp is the (N, H, out_w, C)\n"
+          "float32 scratch between the two passes, reused when given.");
+    m.def("unsharp", &imggen::py::unsharp, "src"_a.none(), "blurred"_a.none(), "amount"_a,
+          "threshold"_a, "out"_a.none() = nb::none(),
+          "Unsharp-mask combine: src + amount * (src - blurred) where |src - blurred| >=\n"
+          "threshold (8-bit units), else src.");
+    m.def("blend", &imggen::py::blend, "inside"_a.none(), "outside"_a.none(), "mask"_a.none(),
+          "out"_a.none() = nb::none(),
+          "Per-pixel mix of two uint8 (N, H, W, C) frames by an (N, H, W) uint8 mask: 255 takes\n"
+          "inside, 0 outside, values between blend.");
+    m.def("point_cuda", &imggen::py::point_cuda, "src"_a.none(), "program"_a.none(),
+          "luts"_a.none(), "order"_a.none(), "low"_a, "high"_a, "out"_a.none(), "stream"_a = 0,
+          "point() on CUDA device arrays (LUTs too), enqueued on stream; out is required.");
+    m.def("separable_filter_cuda", &imggen::py::separable_filter_cuda, "src"_a.none(),
+          "index_x"_a.none(), "weight_x"_a.none(), "index_y"_a.none(), "weight_y"_a.none(),
+          "tmp"_a.none(), "out"_a.none(), "stream"_a = 0,
+          "separable_filter() on CUDA device arrays (tables too), enqueued on stream.");
+    m.def("unsharp_cuda", &imggen::py::unsharp_cuda, "src"_a.none(), "blurred"_a.none(),
+          "amount"_a, "threshold"_a, "out"_a.none(), "stream"_a = 0,
+          "unsharp() on CUDA device arrays, enqueued on stream.");
+    m.def("blend_cuda", &imggen::py::blend_cuda, "inside"_a.none(), "outside"_a.none(),
+          "mask"_a.none(), "out"_a.none(), "stream"_a = 0,
+          "blend() on CUDA device arrays, enqueued on stream.");
 
     m.def("built_with_cuda", &imggen::py::built_with_cuda,
           "True when the CUDA kernel was compiled into this module.");

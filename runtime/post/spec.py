@@ -1,0 +1,262 @@
+"""The chain's text forms: the CLI string and a YAML (or JSON) file.
+
+String: comma-separated `name=value` items, several values joined by `:`, and an optional
+`@fg` / `@bg` to limit an op to the region of the last mask:
+
+    exposure=0.3,temperature=5600:10,lut=look.cube,mask=otsu,saturation=1.4@fg,sharpen=0.5
+
+YAML: a list under `post:` (or a bare list) of one-key mappings, each value a number, a list
+of values, or a mapping of named parameters (relative LUT paths are relative to the file):
+
+    post:
+      - exposure: 0.3
+      - white_balance: {temperature: 5600, tint: 10}
+      - lut: {path: look.cube, interpolation: trilinear}
+      - sharpen: {amount: 0.5, radius: 1.2, threshold: 2, region: fg}
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import ImggenError
+from .chain import PostChain
+from .ops import (
+    Alpha,
+    Blur,
+    Brightness,
+    ColorMatrix,
+    Contrast,
+    Exposure,
+    Gains,
+    Gamma,
+    Lut,
+    Mask,
+    Op,
+    Resize,
+    Saturation,
+    Sharpen,
+    white_balance_gains,
+)
+
+
+def _num(value: Any, what: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ImggenError(f"{what} must be a number; got {value!r}") from None
+
+
+def _int(value: Any, what: str) -> int:
+    number = _num(value, what)
+    if number != int(number):
+        raise ImggenError(f"{what} must be a whole number; got {value!r}")
+    return int(number)
+
+
+def _size(text: Any) -> tuple[int, int]:
+    parts = str(text).lower().split("x")
+    if len(parts) != 2:
+        raise ImggenError(f"resize needs WIDTHxHEIGHT, e.g. 1920x1080; got {text!r}")
+    return _int(parts[0], "resize width"), _int(parts[1], "resize height")
+
+
+# Each builder takes the op's values (strings from the CLI, numbers from YAML) and `region`.
+
+
+def _exposure(stops: Any, region: Any = "all") -> Op:
+    return Exposure(_num(stops, "exposure"), region=region)
+
+
+def _brightness(offset: Any, region: Any = "all") -> Op:
+    return Brightness(_num(offset, "brightness"), region=region)
+
+
+def _contrast(amount: Any, pivot: Any = 0.5, region: Any = "all") -> Op:
+    return Contrast(_num(amount, "contrast"), _num(pivot, "contrast pivot"), region=region)
+
+
+def _saturation(amount: Any, region: Any = "all") -> Op:
+    return Saturation(_num(amount, "saturation"), region=region)
+
+
+def _gamma(gamma: Any, region: Any = "all") -> Op:
+    return Gamma(_num(gamma, "gamma"), region=region)
+
+
+def _gains(r: Any, g: Any, b: Any, region: Any = "all") -> Op:
+    return Gains(_num(r, "gain r"), _num(g, "gain g"), _num(b, "gain b"), region=region)
+
+
+def _white_balance(
+    temperature: Any = 6500,
+    tint: Any = 0,
+    r: Any = None,
+    g: Any = None,
+    b: Any = None,
+    region: Any = "all",
+) -> Op:
+    if r is not None or g is not None or b is not None:
+        return _gains(1 if r is None else r, 1 if g is None else g, 1 if b is None else b, region)
+    gains = white_balance_gains(_num(temperature, "temperature"), _num(tint, "tint"))
+    return Gains(gains.r, gains.g, gains.b, region=region)
+
+
+def _matrix(*values: Any, region: Any = "all") -> Op:
+    return ColorMatrix(tuple(_num(v, "matrix value") for v in values), region=region)
+
+
+def _blur(sigma: Any, region: Any = "all") -> Op:
+    return Blur(_num(sigma, "blur sigma"), region=region)
+
+
+def _sharpen(amount: Any, radius: Any = 1.0, threshold: Any = 0.0, region: Any = "all") -> Op:
+    return Sharpen(
+        _num(amount, "sharpen amount"),
+        _num(radius, "sharpen radius"),
+        _num(threshold, "sharpen threshold"),
+        region=region,
+    )
+
+
+def _resize(size: Any, filter: Any = "auto", region: Any = "all") -> Op:
+    width, height = _size(size)
+    return Resize(width, height, filter, region=region)
+
+
+def _mask(
+    method: Any = "otsu",
+    param: Any = None,
+    *,
+    k: Any = None,
+    min_area: Any = None,
+    region: Any = "all",
+) -> Op:
+    """mask=otsu[:MIN_AREA], mask=otsu-dark[:MIN_AREA] or mask=kmeans[:K]."""
+    method = str(method)
+    if method == "kmeans":
+        groups = param if k is None else k
+        return Mask("kmeans", _int(3 if groups is None else groups, "kmeans k"), region=region)
+    area = param if min_area is None else min_area
+    area = _num(0.01 if area is None else area, "mask min_area")
+    return Mask(method, min_area=area, region=region)  # type: ignore[arg-type]
+
+
+def _alpha(which: Any = "fg", region: Any = "all") -> Op:
+    if which not in ("fg", "bg"):
+        raise ImggenError(f"alpha must be fg or bg; got {which!r}")
+    return Alpha(region=which)
+
+
+BUILDERS: dict[str, Callable[..., Op]] = {
+    "exposure": _exposure,
+    "brightness": _brightness,
+    "contrast": _contrast,
+    "saturation": _saturation,
+    "gamma": _gamma,
+    "wb": _gains,
+    "gains": _gains,
+    "temperature": lambda kelvin, tint=0, region="all": _white_balance(kelvin, tint, region=region),
+    "white_balance": _white_balance,
+    "matrix": _matrix,
+    "blur": _blur,
+    "sharpen": _sharpen,
+    "resize": _resize,
+    "mask": _mask,
+    "alpha": _alpha,
+}
+LUT_NAMES = ("lut",)
+
+
+def _build(name: str, args: list[Any], kwargs: dict[str, Any], base: Path | None) -> Op:
+    region = kwargs.get("region", "all")
+    if region not in ("all", "fg", "bg"):
+        raise ImggenError(f"{name}: region must be fg or bg; got {region!r}")
+    if name in LUT_NAMES:
+        path = kwargs.pop("path", args[0] if args else None)
+        if path is None:
+            raise ImggenError("lut needs a .cube file path")
+        interp = kwargs.pop("interpolation", args[1] if len(args) > 1 else "tetrahedral")
+        path = Path(str(path)).expanduser()
+        if base is not None and not path.is_absolute():
+            path = base / path
+        return Lut.from_file(path, str(interp), region=region)
+    builder = BUILDERS.get(name)
+    if builder is None:
+        known = ", ".join(sorted([*BUILDERS, *LUT_NAMES]))
+        raise ImggenError(f"unknown post-process op {name!r}; known: {known}")
+    try:
+        inspect.signature(builder).bind(*args, **kwargs)
+    except TypeError:
+        raise ImggenError(
+            f"{name}: wrong values {args or kwargs!r}; see imggen-rt postprocess --help"
+        ) from None
+    return builder(*args, **kwargs)
+
+
+def parse_post(spec: str) -> PostChain:
+    """The CLI string form -> a PostChain (empty string: an empty chain)."""
+    ops: list[Op] = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        name, eq, value = item.partition("=")
+        name = name.strip().lower()
+        kwargs: dict[str, Any] = {}
+        if "@" in value:
+            value, _, kwargs["region"] = value.rpartition("@")
+        if not eq and name == "alpha":
+            value = "fg"
+        elif not eq:
+            raise ImggenError(f"post-process item {item!r} needs name=value")
+        ops.append(_build(name, value.split(":") if value else [], kwargs, None))
+    return PostChain(ops, spec)
+
+
+def load_post_config(path: str | Path) -> PostChain:
+    """A YAML or JSON chain file -> a PostChain."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ImggenError(f"cannot read post-process config {path}: {e.strerror}") from None
+    data = _load_yaml_or_json(text, path)
+    items = data.get("post") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ImggenError(f"{path}: expected a list of ops (under 'post:')")
+    ops: list[Op] = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ImggenError(f"{path}: op {number} must be a one-key mapping like 'exposure: 0.3'")
+        ((name, value),) = item.items()
+        if isinstance(value, dict):
+            args, kwargs = [], dict(value)
+        elif isinstance(value, list):
+            args, kwargs = list(value), {}
+        else:
+            args, kwargs = ([] if value is None else [value]), {}
+        try:
+            ops.append(_build(str(name).lower(), args, kwargs, path.parent))
+        except ImggenError as e:
+            raise ImggenError(f"{path}: op {number}: {e}") from None
+    return PostChain(ops, path.name)
+
+
+def _load_yaml_or_json(text: str, path: Path) -> Any:
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ImggenError(f"{path}: not valid JSON: {e}") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise ImggenError(f"{path}{line}: not valid YAML") from None
