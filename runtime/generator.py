@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from .card import ModelCard
 from .errors import ImggenError
 from .latents import latents_for_seeds
 from .postprocess import denormalize
+
+if TYPE_CHECKING:
+    from .post import PostChain
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "fashion_cgan32.onnx"
 ORDERS = ("rgb", "bgr", "gray")
@@ -53,9 +57,20 @@ class ImageGenerator:
         self.card: ModelCard = backend.card
         self._latents = np.empty((0, self.card.latent_dim), dtype=np.float32)
 
-    def _order_for_model(self, order: str) -> str:
-        # A one-channel model stays one channel unless colour is asked for explicitly.
-        return "gray" if self.card.channels == 1 and order == "rgb" else order
+    def _order_for_model(self, order: str, post: PostChain | None = None) -> str:
+        # A one-channel model stays one channel unless colour is asked for explicitly, or a
+        # post-process chain can colour it (a LUT look, white balance).
+        colour = post is not None and post.makes_colour
+        return "gray" if self.card.channels == 1 and order == "rgb" and not colour else order
+
+    def frame_shape(self, order: str, post: PostChain | None = None) -> tuple[int, int, int]:
+        """(H, W, C) of the frames made with this order and chain."""
+        height, width = self.card.height, self.card.width
+        channels = 1 if self._order_for_model(order, post) == "gray" else 3
+        if post is not None:
+            height, width = post.output_size(height, width)
+            channels += post.has_alpha
+        return height, width, channels
 
     def resolve_seeds(self, n: int | None, seeds: Sequence[int] | None, seed: int) -> list[int]:
         if seeds is not None:
@@ -91,6 +106,7 @@ class ImageGenerator:
         seed: int,
         batch_size: int,
         order: str | None,
+        post: PostChain | None,
     ) -> tuple[list[int], list[int] | None, str]:
         if batch_size < 1:
             raise ImggenError(f"batch size must be >= 1, got {batch_size}")
@@ -98,7 +114,7 @@ class ImageGenerator:
         return (
             all_seeds,
             self.resolve_classes(classes, all_seeds),
-            self._order_for_model(order or self.order),
+            self._order_for_model(order or self.order, post),
         )
 
     def iter_batches(
@@ -110,13 +126,16 @@ class ImageGenerator:
         batch_size: int = 16,
         seed: int = 0,
         order: str | None = None,
+        post: PostChain | None = None,
     ) -> Iterator[Batch]:
         """Stream frames batch by batch: memory stays flat however many images are asked."""
-        all_seeds, all_classes, out_order = self._plan(n, seeds, classes, seed, batch_size, order)
+        all_seeds, all_classes, out_order = self._plan(
+            n, seeds, classes, seed, batch_size, order, post
+        )
         for start in range(0, len(all_seeds), batch_size):
             batch_seeds = all_seeds[start : start + batch_size]
             batch_classes = all_classes[start : start + batch_size] if all_classes else None
-            frames = self._run(batch_seeds, batch_classes, truncation, out_order, None)
+            frames = self._run(batch_seeds, batch_classes, truncation, out_order, None, post)
             yield Batch(batch_seeds, batch_classes, frames)
 
     def generate(
@@ -128,12 +147,15 @@ class ImageGenerator:
         batch_size: int = 16,
         seed: int = 0,
         order: str | None = None,
+        post: PostChain | None = None,
     ) -> np.ndarray:
-        """All frames as one uint8 (N, H, W, C) array, written batch by batch in place."""
-        all_seeds, all_classes, out_order = self._plan(n, seeds, classes, seed, batch_size, order)
-        channels = 1 if out_order == "gray" else 3
-        card = self.card
-        frames = np.empty((len(all_seeds), card.height, card.width, channels), dtype=np.uint8)
+        """All frames as one uint8 (N, H, W, C) array, written batch by batch in place.
+        `post` (imggen_rt.post.PostChain) post-processes them: colour, LUT, filters, size."""
+        all_seeds, all_classes, out_order = self._plan(
+            n, seeds, classes, seed, batch_size, order, post
+        )
+        shape = self.frame_shape(out_order, post)
+        frames = np.empty((len(all_seeds), *shape), dtype=np.uint8)
         for start in range(0, len(all_seeds), batch_size):
             stop = start + batch_size
             self._run(
@@ -142,6 +164,7 @@ class ImageGenerator:
                 truncation,
                 out_order,
                 frames[start:stop],
+                post,
             )
         return frames
 
@@ -152,12 +175,13 @@ class ImageGenerator:
         truncation: float,
         order: str,
         out: np.ndarray | None,
+        post: PostChain | None = None,
     ) -> np.ndarray:
         if len(self._latents) < len(seeds):
             self._latents = np.empty((len(seeds), self.card.latent_dim), dtype=np.float32)
         z = latents_for_seeds(seeds, self.card.latent_dim, truncation, self._latents[: len(seeds)])
         class_ids = np.asarray(classes, dtype=np.int64) if classes is not None else None
-        return self.frames_for_latents(z, class_ids, order, out)
+        return self.frames_for_latents(z, class_ids, order, out, post)
 
     def frames_for_latents(
         self,
@@ -165,10 +189,14 @@ class ImageGenerator:
         class_ids: np.ndarray | None,
         order: str | None = None,
         out: np.ndarray | None = None,
+        post: PostChain | None = None,
     ) -> np.ndarray:
         """Latents (already truncated) -> uint8 frames: the step after seeds, for callers that
-        assemble batches themselves (the server merges requests with different truncations)."""
-        order = self._order_for_model(order or self.order)
+        assemble batches themselves (the server merges requests with different truncations).
+        With `post`, the chain's colour ops fuse into the denormalise pass."""
+        order = self._order_for_model(order or self.order, post)
+        if post:
+            return self._post_processed(z, class_ids, order, out, post)
         infer_frames = getattr(self.backend, "infer_frames", None)
         if infer_frames is not None:
             # GPU backends post-process on the device: only uint8 frames come back.
@@ -180,6 +208,27 @@ class ImageGenerator:
         images = self.backend.infer(z, class_ids)
         low, high = self.card.output_range
         return denormalize(images, low, high, order, out=out)
+
+    def _post_processed(
+        self,
+        z: np.ndarray,
+        class_ids: np.ndarray | None,
+        order: str,
+        out: np.ndarray | None,
+        post: PostChain,
+    ) -> np.ndarray:
+        if getattr(self.backend, "infer_frames", None) is not None:
+            # GPU backends hand back 8-bit frames; the chain continues on them on the CPU.
+            frames = post.apply(self.frames_for_latents(z, class_ids, "rgb"), order)
+        else:
+            low, high = self.card.output_range
+            frames = post.run(self.backend.infer(z, class_ids), low, high, order)
+        if out is None:
+            return frames
+        if out.shape != frames.shape:
+            raise ImggenError(f"out has shape {out.shape}; the chain makes {frames.shape}")
+        out[...] = frames
+        return out
 
     def close(self) -> None:
         self.backend.close()

@@ -10,6 +10,7 @@ from ..backends import BACKEND_NAMES
 from ..errors import ImggenError
 from ..grid import contact_sheet
 from ..image_files import write_image
+from .post_args import add_post_arguments, chain_from_args
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -56,6 +57,7 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--backend", default="auto", choices=BACKEND_NAMES)
     p.add_argument("--threads", type=int, default=None, help="inference threads")
+    add_post_arguments(p)
     p.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder")
     p.add_argument("--grid", action="store_true", help="also write grid.png (a contact sheet)")
     p.add_argument("--no-progress", action="store_true")
@@ -70,9 +72,12 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.n is not None and args.n != len(args.seeds):
         raise ImggenError(f"-n {args.n} disagrees with the {len(args.seeds)} seeds given")
     n = None if args.seeds is not None else (16 if args.n is None else args.n)
+    post = chain_from_args(args)
     with load(args.model, backend=args.backend, threads=args.threads) as gen:
-        # OpenCV writes BGR, so the fused post-process emits BGR directly (gray stays gray).
-        order = "bgr" if gen.card.channels == 3 else "gray"
+        # OpenCV writes BGR, so the fused post-process emits BGR directly (gray stays gray
+        # unless the chain colours it).
+        colour = gen.card.channels == 3 or (post is not None and post.makes_colour)
+        order = "bgr" if colour else "gray"
         seeds = gen.resolve_seeds(n, args.seeds, args.seed)
         args.out.mkdir(parents=True, exist_ok=True)
         sheet_frames = []
@@ -84,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
                 truncation=args.truncation,
                 batch_size=args.batch_size,
                 order=order,
+                post=post,
             ):
                 for seed, frame in zip(batch.seeds, batch.frames, strict=True):
                     write_image(args.out / f"seed{seed:06d}.png", frame)

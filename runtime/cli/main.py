@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ImggenError
-from . import bench, build, generate, info, serve, training, triton, video
+from . import bench, build, generate, info, postprocess, serve, training, triton, video
 
-VERBS = (generate, info, build, bench, serve, triton, video, *training.VERBS)
+VERBS = (generate, postprocess, info, build, bench, serve, triton, video, *training.VERBS)
 
 
 def build_parser() -> argparse.ArgumentParser:

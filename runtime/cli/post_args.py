@@ -1,0 +1,41 @@
+"""The `--post` / `--post-config` options, shared by every verb that makes frames."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..post import PostChain
+
+POST_HELP = (
+    "post-process chain, comma-separated, in order: exposure=STOPS, brightness=X, contrast=X, "
+    "saturation=X, gamma=X, wb=R:G:B, temperature=KELVIN[:TINT], matrix=9 values, "
+    "lut=FILE.cube[:trilinear], blur=SIGMA, sharpen=AMOUNT[:RADIUS[:THRESHOLD]], "
+    "resize=WxH[:area|bilinear|lanczos], mask=otsu|otsu-dark|kmeans[:K], alpha; "
+    "add @fg or @bg to limit an op to the last mask's region. "
+    'Example: "exposure=0.3,lut=look.cube,sharpen=0.5"'
+)
+
+
+def add_post_arguments(parser: Any) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--post", metavar="CHAIN", help=POST_HELP)
+    group.add_argument(
+        "--post-config",
+        type=Path,
+        metavar="FILE",
+        help="the chain as a YAML or JSON file (a list of ops under 'post:')",
+    )
+
+
+def chain_from_args(args: argparse.Namespace) -> PostChain | None:
+    """The chain the user asked for, or None; a bad chain is one ImggenError line."""
+    from ..post import load_post_config, parse_post
+
+    if getattr(args, "post_config", None) is not None:
+        return load_post_config(args.post_config)
+    if getattr(args, "post", None):
+        return parse_post(args.post)
+    return None
