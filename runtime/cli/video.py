@@ -52,6 +52,11 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--frames", metavar="A:B", help="render only frames A..B-1 of the walk")
     p.add_argument("--resume", action="store_true", help="continue a stopped render")
     p.add_argument("--realtime", metavar="FPS", help="pace output to FPS and report misses")
+    p.add_argument(
+        "--segment-frames",
+        type=int,
+        help="video files are closed every N frames (240): the most a crash can lose",
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--queue", type=int, default=4, help="batches made ahead of the encoder")
     p.add_argument(
@@ -130,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         bit_depth=args.bit_depth,
         pipe_format=args.pipe_format,
         y4m_chroma=args.y4m_chroma,
+        segment_frames=args.segment_frames,
     )
     opened = open_sink(args.out, options)
     if args.resume and opened.record_path is None:
@@ -143,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         settings = {
             "walk": walk.describe(),
             "size": frame_size,
+            "backend": gen.backend.name,
             "sink": opened.sink.describe(),
         }
         fp = progress.fingerprint(settings, gen.model_path)
@@ -156,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 size,
                 workers=args.ray_workers,
                 cpus=args.ray_cpus,
-                backend="ort",
+                backend=gen.backend.name,
                 threads=args.threads or 1,
                 chunk=args.batch_size,
                 address=None if args.ray == "local" else args.ray,
@@ -231,6 +238,7 @@ def _render_with_progress(
             pipelined=not args.sequential,
             queue_depth=args.queue,
             realtime=realtime,
+            drop_late=opened.to_stdout,
             on_frames=advance,
         )
 

@@ -1,8 +1,9 @@
 """Real-time pacing: frame k goes out at t0 + k / fps, and the numbers a live show needs.
 
-A frame that is not ready by its deadline is a miss; one that is more than a whole frame late is
-dropped, so the output keeps its clock instead of drifting further behind. Frame intervals (time
-between consecutive frames leaving) give the jitter a downstream player sees.
+A frame that is not ready by its deadline is a miss; on a live output (a pipe) one that is more
+than a whole frame late is dropped, so the output keeps its clock instead of drifting further
+behind. Files never drop frames: nobody watches them live, and a gap would break resume. Frame
+intervals (time between consecutive frames leaving) give the jitter a downstream player sees.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ class RealtimeStats:
 class Pacer:
     """Decides, frame by frame, when to send and whether to drop."""
 
-    def __init__(self, fps: Fraction, slack: float = 0.002) -> None:
+    def __init__(self, fps: Fraction, allow_drop: bool = True, slack: float = 0.002) -> None:
         self.period = float(1 / fps)
+        self.allow_drop = allow_drop
         self.slack = slack
         self.stats = RealtimeStats(float(fps))
         self._t0: float | None = None
@@ -59,7 +61,7 @@ class Pacer:
             self._t0 = now  # the clock starts with the first frame, not with model loading
         deadline = self._t0 + self._k * self.period
         self._k += 1
-        if now > deadline + self.period:
+        if self.allow_drop and now > deadline + self.period:
             self.stats.dropped += 1
             self.stats.misses += 1
             return False

@@ -8,6 +8,8 @@ sink is closed cleanly and the progress record names the first frame that is not
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -68,7 +70,7 @@ def _resume_point(
             f"cannot resume {record_path.name}: it was started with different settings or frames"
         )
     sink.restore(record.sink, record.next)
-    return record.next, record.complete
+    return record.next, record.complete or record.next >= stop
 
 
 def render(
@@ -84,6 +86,7 @@ def render(
     pipelined: bool = True,
     queue_depth: int = 4,
     realtime: Fraction | None = None,
+    drop_late: bool = False,
     on_frames: Callable[[int], None] | None = None,
 ) -> RenderResult:
     """Render frames [first, stop) of `source` into `sink`."""
@@ -105,11 +108,12 @@ def render(
 
     sink.start(*frame_size, start)
     save()
-    pacer = Pacer(realtime) if realtime is not None else None
+    pacer = Pacer(realtime, allow_drop=drop_late) if realtime is not None else None
     produced: Iterator[np.ndarray] = source(start, stop)
     prefetch = Prefetch(produced, depth=queue_depth, name="frames") if pipelined else None
     written, t0, complete = 0, time.perf_counter(), False
     durable = sink.committed()
+    stop_request = _StopOnSignal()
     try:
         for batch in prefetch if prefetch is not None else produced:
             if pacer is None:
@@ -125,8 +129,12 @@ def render(
             if sink.committed() != durable:
                 durable = sink.committed()
                 save()
-        complete = True
+            if stop_request.is_set():
+                break
+        else:
+            complete = True
     finally:
+        stop_request.restore()
         if prefetch is not None:
             prefetch.close()
         sink.finish(complete)
@@ -134,6 +142,8 @@ def render(
         if complete and record_path is not None:
             # A finished output needs no record: nothing is left beside an editor's files.
             record_path.unlink(missing_ok=True)
+    if not complete:
+        raise KeyboardInterrupt
     return RenderResult(
         first,
         stop,
@@ -143,3 +153,31 @@ def render(
         complete,
         pacer.stats.summary() if pacer is not None else None,
     )
+
+
+class _StopOnSignal:
+    """Turns Ctrl-C and SIGTERM into a request to stop between two batches.
+
+    An interrupt landing inside an encoder call could leave a frame half counted; stopping at a
+    batch boundary means the sink closes on whole frames. A second Ctrl-C stops at once.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._saved: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._event.is_set():
+            raise KeyboardInterrupt
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def restore(self) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        self._saved = {}

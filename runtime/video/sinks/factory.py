@@ -72,6 +72,8 @@ def open_sink(out: str, options: SinkOptions, stdout: BinaryIO | None = None) ->
     spec = pick_codec(path, o.codec)
     if o.bit_depth != 8:
         raise ImggenError("--bit-depth applies to image sequences")
-    seg = o.segment_frames or DEFAULT_SEGMENT_FRAMES
+    seg = DEFAULT_SEGMENT_FRAMES if o.segment_frames is None else o.segment_frames
+    if seg < 1:
+        raise ImggenError(f"--segment-frames must be >= 1, got {seg}")
     video = VideoFileSink(path, spec, o.fps, o.colour, o.quality, segment_frames=seg)
     return OpenedSink(video, path.with_name(path.name + ".progress.json"), False)

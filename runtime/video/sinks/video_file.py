@@ -57,6 +57,8 @@ class VideoFileSink(Sink):
         self._next = 0
         self._first = 0
         self._size = (0, 0)
+        if path.parent.exists() and not path.parent.is_dir():
+            raise ImggenError(f"{path.parent} is not a folder")
         if not path.parent.is_dir():
             raise ImggenError(f"output folder {path.parent} does not exist")
         if not os.access(path.parent, os.W_OK):
