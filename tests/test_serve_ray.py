@@ -22,6 +22,7 @@ from live_server import server
 from tiny_models import TinyGenerator, make_tiny_generator
 
 import imggen_rt
+from imggen_rt.errors import ImggenError
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -179,3 +180,18 @@ def test_without_ray_the_error_names_the_extra() -> None:
         done.stderr.strip()
         == "imggen-rt: error: --ray needs Ray Serve: pip install 'imggen-rt[ray]'"
     )
+
+
+def test_the_documented_config_file_builds_an_app() -> None:
+    yaml = pytest.importorskip("yaml")
+    from imggen_rt.serve.ray_app import app_builder
+
+    doc = (Path(__file__).parents[1] / "docs" / "ray_serve.md").read_text()
+    config = yaml.safe_load(doc.split("```yaml\n", 1)[1].split("```", 1)[0])
+    (app,) = config["applications"]
+    assert app["import_path"] == "imggen_rt.serve.ray_app:app_builder"
+    assert isinstance(app_builder(app["args"]), serve.Application)
+    with pytest.raises(ImggenError, match="unknown argument"):
+        app_builder({**app["args"], "max_batchsize": 4})
+    with pytest.raises(ImggenError, match="max_batch must be a number"):
+        app_builder({**app["args"], "max_batch": "many"})

@@ -219,7 +219,7 @@ def deployment(models: list[Path], backend: str, config: ServeConfig, scaling: S
     return serve.deployment(**options)(ingress).bind(paths, backend, config, scaling.threads)
 
 
-def app_builder(args: dict[str, str]) -> Any:
+def app_builder(raw_args: dict[str, Any]) -> Any:
     """For `serve run imggen_rt.serve.ray_app:app_builder model=a.onnx replicas=2` and for
     Serve config files (`import_path` + `args`) on a multi-node cluster. Keys mirror the
     CLI flags with underscores; `model` takes a comma-separated list; `replicas=auto`
@@ -228,6 +228,7 @@ def app_builder(args: dict[str, str]) -> Any:
         "model", "backend", "max_batch", "max_wait_ms", "max_queue", "timeout", "token_file",
         "replicas", "min_replicas", "max_replicas", "target_ongoing_requests", "replica_cpus",
     }  # fmt: skip
+    args = {key: str(value) for key, value in raw_args.items()}  # YAML gives numbers too
     unknown = sorted(set(args) - known)
     if unknown:
         raise ImggenError(f"unknown argument(s) {', '.join(unknown)}; known: {sorted(known)}")
