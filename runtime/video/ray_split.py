@@ -83,11 +83,17 @@ class RaySplit:
             if address:
                 kwargs["address"] = address
             else:
+                # "local" starts a private cluster even when another one runs on this machine
+                # (ray.init() alone would join that one).
+                kwargs["address"] = "local"
                 kwargs["num_cpus"] = max(2, os.cpu_count() or 2)
             try:
                 self.ray.init(**kwargs)
-            except ConnectionError as e:
-                raise ImggenError(f"cannot reach the Ray cluster at {address}: {e}") from None
+            except (ConnectionError, ValueError) as e:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise ImggenError(
+                    f"cannot start or reach a Ray cluster ({address or 'local'}): {first}"
+                ) from None
             self._started = True
         remote = self.ray.remote(num_cpus=cpus)(_Worker)
         model_ref = self.ray.put(model.read_bytes())
