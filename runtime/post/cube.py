@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 from ..errors import ImggenError
 
 MAX_SIZE = 256
+# Looks shipped with the package, loadable by name: lut=teal-orange (tools/make_looks.py).
+LOOKS_DIR = Path(__file__).parent / "looks"
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,7 +44,11 @@ def identity_table(size: int) -> NDArray[np.float32]:
 
 
 def read_cube(path: str | Path) -> CubeLut:
+    """Read a .cube file; a bare name (no suffix, no folder) may name a shipped look."""
     path = Path(path)
+    shipped = LOOKS_DIR / f"{path.name}.cube"
+    if not path.exists() and path.suffix == "" and path.parent == Path(".") and shipped.is_file():
+        path = shipped
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -68,7 +74,7 @@ def parse_cube(text: str, name: str = "<cube>") -> CubeLut:
             continue
         last_line = number
         keyword, _, rest = line.partition(" ")
-        if keyword[0].isalpha():
+        if keyword[0].isalpha() and not _is_number(keyword):
             if values:
                 raise error(number, f"keyword {keyword} after the table started")
             if keyword == "TITLE":
@@ -105,6 +111,14 @@ def parse_cube(text: str, name: str = "<cube>") -> CubeLut:
         raise ImggenError(f"{name}: DOMAIN_MIN {lo} must be below DOMAIN_MAX {hi} per channel")
     table = np.asarray(values, dtype=np.float32).reshape(size, size, size, 3)
     return CubeLut(np.ascontiguousarray(table), lo, hi, title, name)
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _three_numbers(text: str, where: str) -> tuple[float, float, float]:

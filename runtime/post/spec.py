@@ -68,27 +68,27 @@ def _size(text: Any) -> tuple[int, int]:
 # Each builder takes the op's values (strings from the CLI, numbers from YAML) and `region`.
 
 
-def _exposure(stops: Any, region: Any = "all") -> Op:
+def _exposure(stops: Any, *, region: Any = "all") -> Op:
     return Exposure(_num(stops, "exposure"), region=region)
 
 
-def _brightness(offset: Any, region: Any = "all") -> Op:
+def _brightness(offset: Any, *, region: Any = "all") -> Op:
     return Brightness(_num(offset, "brightness"), region=region)
 
 
-def _contrast(amount: Any, pivot: Any = 0.5, region: Any = "all") -> Op:
+def _contrast(amount: Any, pivot: Any = 0.5, *, region: Any = "all") -> Op:
     return Contrast(_num(amount, "contrast"), _num(pivot, "contrast pivot"), region=region)
 
 
-def _saturation(amount: Any, region: Any = "all") -> Op:
+def _saturation(amount: Any, *, region: Any = "all") -> Op:
     return Saturation(_num(amount, "saturation"), region=region)
 
 
-def _gamma(gamma: Any, region: Any = "all") -> Op:
+def _gamma(gamma: Any, *, region: Any = "all") -> Op:
     return Gamma(_num(gamma, "gamma"), region=region)
 
 
-def _gains(r: Any, g: Any, b: Any, region: Any = "all") -> Op:
+def _gains(r: Any, g: Any, b: Any, *, region: Any = "all") -> Op:
     return Gains(_num(r, "gain r"), _num(g, "gain g"), _num(b, "gain b"), region=region)
 
 
@@ -98,23 +98,30 @@ def _white_balance(
     r: Any = None,
     g: Any = None,
     b: Any = None,
+    *,
     region: Any = "all",
 ) -> Op:
     if r is not None or g is not None or b is not None:
-        return _gains(1 if r is None else r, 1 if g is None else g, 1 if b is None else b, region)
+        return _gains(
+            1 if r is None else r, 1 if g is None else g, 1 if b is None else b, region=region
+        )
     gains = white_balance_gains(_num(temperature, "temperature"), _num(tint, "tint"))
     return Gains(gains.r, gains.g, gains.b, region=region)
+
+
+def _temperature(kelvin: Any, tint: Any = 0, *, region: Any = "all") -> Op:
+    return _white_balance(kelvin, tint, region=region)
 
 
 def _matrix(*values: Any, region: Any = "all") -> Op:
     return ColorMatrix(tuple(_num(v, "matrix value") for v in values), region=region)
 
 
-def _blur(sigma: Any, region: Any = "all") -> Op:
+def _blur(sigma: Any, *, region: Any = "all") -> Op:
     return Blur(_num(sigma, "blur sigma"), region=region)
 
 
-def _sharpen(amount: Any, radius: Any = 1.0, threshold: Any = 0.0, region: Any = "all") -> Op:
+def _sharpen(amount: Any, radius: Any = 1.0, threshold: Any = 0.0, *, region: Any = "all") -> Op:
     return Sharpen(
         _num(amount, "sharpen amount"),
         _num(radius, "sharpen radius"),
@@ -123,7 +130,7 @@ def _sharpen(amount: Any, radius: Any = 1.0, threshold: Any = 0.0, region: Any =
     )
 
 
-def _resize(size: Any, filter: Any = "auto", region: Any = "all") -> Op:
+def _resize(size: Any, filter: Any = "auto", *, region: Any = "all") -> Op:
     width, height = _size(size)
     return Resize(width, height, filter, region=region)
 
@@ -146,7 +153,7 @@ def _mask(
     return Mask(method, min_area=area, region=region)  # type: ignore[arg-type]
 
 
-def _alpha(which: Any = "fg", region: Any = "all") -> Op:
+def _alpha(which: Any = "fg", *, region: Any = "all") -> Op:
     if which not in ("fg", "bg"):
         raise ImggenError(f"alpha must be fg or bg; got {which!r}")
     return Alpha(region=which)
@@ -160,7 +167,7 @@ BUILDERS: dict[str, Callable[..., Op]] = {
     "gamma": _gamma,
     "wb": _gains,
     "gains": _gains,
-    "temperature": lambda kelvin, tint=0, region="all": _white_balance(kelvin, tint, region=region),
+    "temperature": _temperature,
     "white_balance": _white_balance,
     "matrix": _matrix,
     "blur": _blur,
