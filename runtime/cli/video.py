@@ -11,6 +11,7 @@ from typing import Any
 from ..backends import BACKEND_NAMES
 from ..errors import ImggenError
 from .generate import parse_seeds
+from .post_args import add_post_arguments, chain_from_args
 
 
 def add_parser(verbs: Any) -> None:
@@ -40,6 +41,7 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--truncation", type=float, default=1.0, help="latent scale in (0, 1]")
     p.add_argument("--fps", default="24", help="frame rate: 24, 25, 24000/1001, 29.97 ...")
     p.add_argument("--size", help="delivery size WxH, e.g. 1920x1080 (default: the model's)")
+    add_post_arguments(p)
     p.add_argument("-o", "--out", required=True, help="out.mov | out.mp4 | shot.%%06d.png | -")
     p.add_argument("--codec", help=f"video codec: {', '.join(CODECS)} (default by container)")
     p.add_argument("--quality", type=int, help="CRF for h264/hevc (lower = better; 18/20)")
@@ -137,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         y4m_chroma=args.y4m_chroma,
         segment_frames=args.segment_frames,
     )
+    post = chain_from_args(args)
     opened = open_sink(args.out, options)
     if args.resume and opened.record_path is None:
         raise ImggenError("--resume needs a file output (a video file or an image sequence)")
@@ -144,10 +147,15 @@ def run(args: argparse.Namespace) -> int:
     with load(args.model, backend=args.backend, threads=args.threads) as gen:
         walk = build_walk(args, gen, fps)
         first, stop = parse_frames(args.frames, walk.length) if args.frames else (0, walk.length)
-        maker = FrameMaker(gen, walk, size)
+        maker = FrameMaker(gen, walk, size, post)
+        if maker.has_alpha and not opened.sink.supports_alpha:
+            raise ImggenError(
+                "the post chain makes alpha: write prores4444 (.mov) or a PNG/TIFF/EXR sequence"
+            )
         frame_size = maker.frame_size
         settings = {
             "walk": walk.describe(),
+            "post": repr(post) if post else None,
             "size": frame_size,
             "backend": gen.backend.name,
             "sink": opened.sink.describe(),
@@ -161,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
                 gen.model_path,
                 walk,
                 size,
+                post=_post_recipe(args),
                 workers=args.ray_workers,
                 cpus=args.ray_cpus,
                 backend=gen.backend.name,
@@ -193,6 +202,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_summary_line(summary), file=messages)
     return 0
+
+
+def _post_recipe(args: argparse.Namespace) -> Any:
+    """How a Ray worker rebuilds the chain (a chain holds thread-local buffers and does not
+    travel); LUT files named in it must exist on the workers."""
+    import functools
+
+    from ..post import load_post_config, parse_post
+
+    if args.post_config is not None:
+        return functools.partial(load_post_config, args.post_config.resolve())
+    if args.post:
+        return functools.partial(parse_post, args.post)
+    return None
 
 
 def _render_with_progress(

@@ -8,7 +8,7 @@ benchmark all make frames the same way and a frame stays a function of its index
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -18,6 +18,7 @@ from .walks import Walk
 
 if TYPE_CHECKING:
     from ..generator import ImageGenerator
+    from ..post import PostChain
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -48,11 +49,21 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int] | None) -> np.ndarra
     return out
 
 
-class FrameMaker:
-    """Makes the frames of one walk at one delivery size, in RGB (N, H, W, 3) uint8.
+def to_rgb(frames: np.ndarray) -> np.ndarray:
+    """Gray (and gray + alpha) frames become RGB (+ alpha): every sink takes colour frames."""
+    channels = frames.shape[-1]
+    if channels in (3, 4):
+        return frames
+    gray = np.repeat(frames[..., :1], 3, axis=-1)
+    return gray if channels == 1 else np.concatenate([gray, frames[..., 1:]], axis=-1)
 
-    `post` is a post-processing chain applied by the generator (when that API is present);
-    without it, `size` is applied here.
+
+class FrameMaker:
+    """Makes the frames of one walk at one delivery size: (N, H, W, 3) uint8 RGB, or RGBA when
+    the post-process chain ends in `alpha`.
+
+    `post` (an imggen_rt.post.PostChain) runs inside the generator, fused with denormalising;
+    `size` is the delivery size, applied last so it holds whatever the chain did.
     """
 
     def __init__(
@@ -60,27 +71,23 @@ class FrameMaker:
         gen: ImageGenerator,
         walk: Walk,
         size: tuple[int, int] | None = None,
-        post: Any = None,
+        post: PostChain | None = None,
     ) -> None:
         self.gen = gen
         self.walk = walk
         self.size = size
-        self.post = post
-        card = gen.card
-        self.native = (card.width, card.height)
+        self.post = post or None
 
     @property
     def length(self) -> int:
         return self.walk.length
 
+    @property
+    def has_alpha(self) -> bool:
+        return self.post is not None and self.post.has_alpha
+
     def _infer(self, z: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
-        if self.post is not None:
-            frames: np.ndarray = self.gen.frames_for_latents(z, classes, "rgb", post=self.post)  # type: ignore[call-arg]
-        else:
-            frames = self.gen.frames_for_latents(z, classes, "rgb")
-        if frames.shape[-1] == 1:
-            frames = np.repeat(frames, 3, axis=-1)
-        return frames
+        return to_rgb(self.gen.frames_for_latents(z, classes, "rgb", post=self.post))
 
     def make(self, indices: Sequence[int]) -> np.ndarray:
         plan = self.walk.plan(indices)
@@ -92,19 +99,12 @@ class FrameMaker:
                 w = plan.blend[morph].reshape(-1, 1, 1, 1)
                 mixed = frames[morph] * (1.0 - w) + other * w
                 frames[morph] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-        if self.post is None:
-            frames = resize_frames(frames, self.size)
-        return np.ascontiguousarray(frames)
+        return np.ascontiguousarray(resize_frames(frames, self.size))
 
     @property
     def frame_size(self) -> tuple[int, int]:
         """(width, height) of the frames `make` returns."""
         if self.size is not None:
             return self.size
-        probe = self.make([0])
-        return probe.shape[2], probe.shape[1]
-
-
-def check_frame_size(size: tuple[int, int]) -> None:
-    if size[0] < 1 or size[1] < 1:
-        raise ImggenError(f"frame size {size[0]}x{size[1]} is empty")
+        h, w, _ = self.gen.frame_shape("rgb", self.post)
+        return w, h

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ class _Worker:
         threads: int | None,
         walk: Walk,
         size: tuple[int, int] | None,
+        post: Callable[[], Any] | None,
     ) -> None:
         from ..generator import load
         from .frames import FrameMaker
@@ -48,7 +49,7 @@ class _Worker:
         path = Path(folder) / "model.onnx"
         path.write_bytes(model)
         self.gen = load(path, backend=backend, threads=threads)
-        self.maker = FrameMaker(self.gen, walk, size)
+        self.maker = FrameMaker(self.gen, walk, size, post() if post is not None else None)
 
     def make(self, indices: list[int]) -> np.ndarray:
         return self.maker.make(indices)
@@ -64,6 +65,7 @@ class RaySplit:
         walk: Walk,
         size: tuple[int, int] | None,
         *,
+        post: Callable[[], Any] | None = None,
         workers: int = 2,
         cpus: float = 0.5,
         backend: str = "ort",
@@ -98,7 +100,7 @@ class RaySplit:
         remote = self.ray.remote(num_cpus=cpus)(_Worker)
         model_ref = self.ray.put(model.read_bytes())
         self.actors = [
-            remote.remote(model_ref, backend, threads, walk, size) for _ in range(workers)
+            remote.remote(model_ref, backend, threads, walk, size, post) for _ in range(workers)
         ]
 
     def __call__(self, start: int, stop: int) -> Iterator[np.ndarray]:

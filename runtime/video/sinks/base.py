@@ -17,6 +17,7 @@ class Sink:
     """Receives (N, H, W, 3) uint8 RGB frames; global frame indices start at `first_index`."""
 
     resumable = False
+    supports_alpha = False  # whether RGBA frames (a chain ending in `alpha`) can be written
 
     def start(self, width: int, height: int, first_index: int) -> None:
         raise NotImplementedError

@@ -30,6 +30,7 @@ def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
 
 class ImageSequenceSink(Sink):
     resumable = True
+    supports_alpha = True  # all but DPX; checked per format in `start`
 
     def __init__(self, pattern: FramePattern, start_number: int, bit_depth: int = 8) -> None:
         self.av = require_av()
@@ -51,7 +52,9 @@ class ImageSequenceSink(Sink):
         self.start_number = start_number
         self.bit_depth = bit_depth
         self.codec = FORMATS[ext]
-        self._ctx: Any = None
+        self.supports_alpha = self.codec != "dpx"
+        self._ctx: dict[int, Any] = {}
+        self._size = (0, 0)
         self._next = 0
         self._first = 0
 
@@ -63,15 +66,18 @@ class ImageSequenceSink(Sink):
             "start_number": self.start_number,
         }
 
-    def _pix_fmt(self) -> tuple[str, str]:
+    def _pix_fmt(self, alpha: bool) -> tuple[str, str]:
         """(what the frame array is handed over as, what the encoder stores)."""
         if self.codec == "exr":
-            return "gbrpf32le", "gbrpf32le"
+            return ("gbrapf32le",) * 2 if alpha else ("gbrpf32le",) * 2
         if self.codec == "dpx":
             return "gbrp10le", "gbrp10le"
         if self.bit_depth == 16:
-            return "rgb48le", ("rgb48be" if self.codec == "png" else "rgb48le")
-        return "rgb24", "rgb24"
+            src = "rgba64le" if alpha else "rgb48le"
+            if self.codec == "png":
+                return src, src.replace("le", "be")
+            return src, src
+        return ("rgba",) * 2 if alpha else ("rgb24",) * 2
 
     def start(self, width: int, height: int, first_index: int) -> None:
         try:
@@ -80,16 +86,24 @@ class ImageSequenceSink(Sink):
             raise ImggenError(f"cannot create {self.pattern.folder}: {e.strerror}") from None
         if not os.access(self.pattern.folder, os.W_OK):
             raise ImggenError(f"output folder {self.pattern.folder} is not writable")
-        ctx = self.av.CodecContext.create(self.codec, "w")
-        ctx.width, ctx.height = width, height
-        ctx.pix_fmt = self._pix_fmt()[1]
-        ctx.time_base = Fraction(1, 24)
-        self._ctx = ctx
+        self._size = (width, height)
         self._first = self._next = first_index
+
+    def _context(self, channels: int) -> Any:
+        """One encoder per channel layout (RGB or RGBA), made on first use."""
+        if channels not in self._ctx:
+            ctx = self.av.CodecContext.create(self.codec, "w")
+            ctx.width, ctx.height = self._size
+            ctx.pix_fmt = self._pix_fmt(channels == 4)[1]
+            ctx.time_base = Fraction(1, 24)
+            self._ctx[channels] = ctx
+        return self._ctx[channels]
 
     def _as_source(self, rgb: np.ndarray) -> np.ndarray:
         if self.codec == "exr":
-            return _srgb_to_linear(rgb.astype(np.float32) / 255.0)
+            out = rgb.astype(np.float32) / 255.0
+            out[..., :3] = _srgb_to_linear(out[..., :3])  # alpha stays linear coverage
+            return out
         if self.codec == "dpx":
             return ((rgb.astype(np.uint32) * 1023 + 127) // 255).astype(np.uint16)
         if self.bit_depth == 16:
@@ -97,11 +111,12 @@ class ImageSequenceSink(Sink):
         return rgb
 
     def encode(self, rgb: np.ndarray) -> bytes:
-        src_fmt, dst_fmt = self._pix_fmt()
+        alpha = rgb.shape[2] == 4
+        src_fmt, dst_fmt = self._pix_fmt(alpha)
         frame = self.av.VideoFrame.from_ndarray(self._as_source(rgb), format=src_fmt)
         if src_fmt != dst_fmt:
             frame = frame.reformat(format=dst_fmt)
-        return b"".join(bytes(p) for p in self._ctx.encode(frame))
+        return b"".join(bytes(p) for p in self._context(rgb.shape[2]).encode(frame))
 
     def write(self, frames: np.ndarray) -> None:
         for rgb in frames:
@@ -116,4 +131,4 @@ class ImageSequenceSink(Sink):
         return self._next
 
     def finish(self, complete: bool) -> None:
-        self._ctx = None
+        self._ctx = {}

@@ -48,6 +48,7 @@ class VideoFileSink(Sink):
         self.colour = colour
         self.options = codec_options(spec, quality)
         self.segment_frames = segment_frames
+        self.supports_alpha = spec.source_format == "rgba"
         self.parts = path.with_name(path.name + ".parts")
         self.segments: list[dict[str, Any]] = []
         self._container: Any = None
@@ -130,8 +131,9 @@ class VideoFileSink(Sink):
     def _convert(self, rgb: np.ndarray) -> Any:
         av = self.av
         if self.spec.source_format == "rgba":
-            alpha = np.full((*rgb.shape[:2], 1), 255, dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(np.concatenate([rgb, alpha], axis=2), format="rgba")
+            if rgb.shape[2] == 3:  # opaque
+                rgb = np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgba")
         else:
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         if self.spec.yuv:
