@@ -15,6 +15,7 @@ from live_server import server
 from tiny_models import TinyGenerator
 
 import imggen_rt
+from imggen_rt.post import parse_post
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -142,3 +143,69 @@ def test_shutdown_drains_the_queue(tiny_rgb: TinyGenerator) -> None:
         # uvicorn exits through the signal it caught once the app has shut down cleanly
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in (proc.stdout.read() if proc.stdout else "")
+
+
+def test_post_chains_are_applied_per_request_inside_merged_batches(tiny_rgb: TinyGenerator) -> None:
+    chains = ["", "exposure=0.5,saturation=0", "contrast=1.5", "exposure=0.5,saturation=0"]
+    with imggen_rt.load(tiny_rgb.path) as gen:
+        expected = [
+            gen.generate(seeds=[s], post=parse_post(c) if c else None)[0]
+            for s, c in enumerate(chains)
+        ]
+    with server(tiny_rgb.path, "--max-wait-ms", "300", "--max-batch", "16") as (url, _):
+
+        def one(seed: int) -> np.ndarray:
+            body = {"seeds": [seed], "format": "raw", "post": chains[seed] or None}
+            r = httpx.post(f"{url}/v1/generate", json=body)
+            assert r.status_code == 200, r.text
+            return np.frombuffer(r.content, np.uint8).reshape(6, 5, 3)
+
+        with ThreadPoolExecutor(4) as pool:
+            frames = list(pool.map(one, range(4)))
+        assert metric(url, 'imggen_batch_images_count{model="tiny_rgb"}') < 4  # merged
+        alpha = httpx.post(f"{url}/v1/generate", json={"seeds": [1], "post": "mask=otsu,alpha"})
+        assert alpha.status_code == 200 and decode(alpha.content).shape == (6, 5, 4)
+    for got, want, chain in zip(frames, expected, chains, strict=True):
+        np.testing.assert_array_equal(got, want, err_msg=chain)
+    assert not np.array_equal(frames[0], frames[1])  # the chains did change the images
+
+
+BAD_POSTS = [
+    ("foo=1", "unknown post-process op 'foo'"),
+    ("exposure=bright", "exposure must be a number"),
+    ("lut=/etc/passwd", "lut over HTTP takes a shipped look"),
+    ("lut=../../secret", "lut over HTTP takes a shipped look"),
+    ("resize=4096x4096", "at most 2048 a side"),
+    ("exposure=0.1," * 17, "at most 16 ops"),
+    ("x" * 600, "at most 512 characters"),
+]
+
+
+def test_bad_post_chains_are_422_with_the_reason(tiny_rgb: TinyGenerator) -> None:
+    with server(tiny_rgb.path) as (url, _):
+        for spec, reason in BAD_POSTS:
+            r = httpx.post(f"{url}/v1/generate", json={"seeds": [1], "post": spec})
+            assert r.status_code == 422 and reason in r.text, (spec, r.text)
+        jpeg = {"seeds": [1], "post": "mask=otsu,alpha", "format": "jpeg"}
+        assert "jpeg has no alpha" in httpx.post(f"{url}/v1/generate", json=jpeg).text
+        walk = httpx.post(f"{url}/v1/walk", json={"seeds": [1, 2], "post": "lut=/etc/passwd"})
+        assert walk.status_code == 422
+
+
+def test_walk_frames_are_the_video_walks_frames(tiny_conditional: TinyGenerator) -> None:
+    from imggen_rt.video.walks import KeyframeWalk
+
+    with imggen_rt.load(tiny_conditional.path) as gen:
+        plan = KeyframeWalk([3, 9, 4], 3, 8, classes=[2, 2, 2], truncation=0.8).plan(range(7))
+        expected = gen.frames_for_latents(plan.z, np.full(7, 2, np.int64))
+        keyframes = gen.generate(seeds=[3, 9, 4], classes="Ankle boot", truncation=0.8)
+    with server(tiny_conditional.path) as (url, _):
+        body = {"seeds": [3, 9, 4], "frames_per_seed": 3, "truncation": 0.8, "class": 2}
+        r = httpx.post(f"{url}/v1/walk", json=body)
+        assert r.status_code == 200, r.text
+        frames = np.stack([decode(base64.b64decode(f["data"])) for f in r.json()["frames"]])
+        too_long = httpx.post(f"{url}/v1/walk", json={"seeds": [1, 2], "frames_per_seed": 64})
+        assert too_long.status_code == 422 and "at most 64" in too_long.text
+    np.testing.assert_array_equal(frames, expected)
+    np.testing.assert_array_equal(frames[[0, 3, 6]], keyframes)  # the walk passes its seeds
+    assert [f["index"] for f in r.json()["frames"]] == list(range(7))

@@ -24,11 +24,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ..errors import ImggenError
 from ..generator import ImageGenerator
 from ..latents import latents_for_seeds
+from ..post import PostChain
 from .batcher import DynamicBatcher
 from .encode import CONTENT_TYPES, encode, resize
 from .metrics import ServerMetrics
-from .schemas import GeneratedImage, GenerateRequest, GenerateResponse, ModelInfo
+from .post_spec import chain_for_request
+from .schemas import (
+    MAX_SIZE,
+    GeneratedImage,
+    GenerateRequest,
+    GenerateResponse,
+    ModelInfo,
+    WalkFrame,
+    WalkRequest,
+    WalkResponse,
+)
 from .source import FrameRequest, FrameSource, QueueFull, ShuttingDown
+from .walk import walk_request
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -126,27 +138,27 @@ def create_app(
             for name, gen in generators.items()
         ]
 
-    @app.post("/v1/generate", dependencies=[Depends(authorize)], response_model=None)
-    async def generate(body: GenerateRequest, request: Request) -> Response:
+    async def answer(
+        model: str | None,
+        request: Request,
+        job_for: Callable[[ImageGenerator], FrameRequest],
+        respond: Callable[[str, np.ndarray], Response],
+    ) -> Response:
+        """The path every image request takes: model, job (its input errors are 422s), a
+        place in the model's batches, encoding; counted and timed per model and status."""
         started = time.perf_counter()
-        name = body.model or next(iter(generators))
+        name = model or next(iter(generators))
         if name not in generators:
             raise HTTPException(404, f"unknown model {name!r}; see GET /v1/models")
-        gen, batcher = generators[name], batchers[name]
         status = 500
         try:
-            seeds = body.seed_list()
             try:
-                classes = gen.resolve_classes(body.class_, seeds)
+                job = job_for(generators[name])
             except ImggenError as e:
                 raise HTTPException(422, str(e)) from None
-            z = latents_for_seeds(seeds, gen.card.latent_dim, body.truncation)
-            class_ids = None if classes is None else np.asarray(classes, dtype=np.int64)
-            job = FrameRequest(z, class_ids)
-            frames = await _wait_for_frames(batcher, request, job, config)
+            frames = await _wait_for_frames(batchers[name], request, job, config)
             encode_start = time.perf_counter()
-            wants_json = "application/json" in request.headers.get("accept", "")
-            response = _respond(name, frames, seeds, classes, body, wants_json)
+            response = respond(name, frames)
             metrics.stage_seconds.labels(name, "encode").observe(time.perf_counter() - encode_start)
             status = response.status_code
             return response
@@ -156,6 +168,49 @@ def create_app(
         finally:
             metrics.requests.labels(name, str(status)).inc()
             metrics.request_seconds.labels(name).observe(time.perf_counter() - started)
+
+    @app.post("/v1/generate", dependencies=[Depends(authorize)], response_model=None)
+    async def generate(body: GenerateRequest, request: Request) -> Response:
+        seeds = body.seed_list()
+        classes: list[int] | None = None
+
+        def job_for(gen: ImageGenerator) -> FrameRequest:
+            nonlocal classes
+            post = _checked_post(gen, body.post, body.format)
+            classes = gen.resolve_classes(body.class_, seeds)
+            z = latents_for_seeds(seeds, gen.card.latent_dim, body.truncation)
+            class_ids = None if classes is None else np.asarray(classes, dtype=np.int64)
+            return FrameRequest(z, class_ids, post)
+
+        wants_json = "application/json" in request.headers.get("accept", "")
+        return await answer(
+            body.model,
+            request,
+            job_for,
+            lambda name, frames: _respond(name, frames, seeds, classes, body, wants_json),
+        )
+
+    @app.post("/v1/walk", dependencies=[Depends(authorize)], response_model=WalkResponse)
+    async def walk(body: WalkRequest, request: Request) -> Response:
+        """Frames of a latent walk between keyframe seeds (JSON, base64 frames in order)."""
+
+        def job_for(gen: ImageGenerator) -> FrameRequest:
+            post = _checked_post(gen, body.post, body.format)
+            return walk_request(gen, body, post)
+
+        def respond(name: str, frames: np.ndarray) -> Response:
+            content_type = CONTENT_TYPES[body.format]
+            listed = [
+                WalkFrame(
+                    index=i,
+                    content_type=content_type,
+                    data=base64.b64encode(encode(resize(f, body.size), body.format)).decode(),
+                )
+                for i, f in enumerate(frames)
+            ]
+            return JSONResponse(WalkResponse(model=name, frames=listed).model_dump())
+
+        return await answer(body.model, request, job_for, respond)
 
     return app
 
@@ -219,6 +274,20 @@ def _respond(
         for i, (seed, data) in enumerate(zip(seeds, encoded, strict=True))
     ]
     return JSONResponse(GenerateResponse(model=name, images=images).model_dump())
+
+
+def _checked_post(gen: ImageGenerator, spec: str | None, fmt: str) -> PostChain | None:
+    """The request's chain, refused (ImggenError, a 422) when it cannot be delivered: frames
+    larger than the server makes, or alpha in a format without it."""
+    post = chain_for_request(spec)
+    if post is None:
+        return None
+    height, width = post.output_size(gen.card.height, gen.card.width)
+    if max(height, width) > MAX_SIZE:
+        raise ImggenError(f"post: frames of {width}x{height}; at most {MAX_SIZE} a side")
+    if post.has_alpha and fmt == "jpeg":
+        raise ImggenError("post: jpeg has no alpha channel; ask for png or webp")
+    return post
 
 
 def read_token(path: Path) -> str:

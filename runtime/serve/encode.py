@@ -18,8 +18,13 @@ def resize(frame: np.ndarray, size: int | None) -> np.ndarray:
 
 
 def encode(frame: np.ndarray, fmt: str) -> bytes:
-    """An (H, W, C) RGB or grey uint8 frame as PNG/JPEG/WebP bytes (OpenCV wants BGR)."""
-    image = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if frame.shape[2] == 3 else frame
+    """An (H, W, C) grey, RGB or RGBA uint8 frame as PNG/JPEG/WebP bytes (OpenCV wants BGR)."""
+    if frame.shape[2] == 3:
+        image = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+    elif frame.shape[2] == 4:  # a post chain ending in `alpha`
+        image = cv2.cvtColor(frame, cv2.COLOR_RGBA2BGRA)
+    else:
+        image = frame
     ok, data = cv2.imencode(f".{fmt}", image)
     if not ok:
         raise RuntimeError(f"OpenCV could not encode a {fmt} image")

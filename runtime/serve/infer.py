@@ -1,7 +1,8 @@
 """One merged inference call for many clients' requests, shared by both batching engines.
 
-Requests whose post chains are equal share one generator call; a request with another chain
-never has it applied to its frames, so merging can change speed but never an image.
+Requests carrying the same post chain object share one generator call (the server hands every
+request with the same spec the same object); a request with another chain never has it applied
+to its frames, so merging can change speed but never an image.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..generator import ImageGenerator
+from ..post import PostChain
 from .source import FrameRequest
 
 
@@ -18,7 +20,7 @@ def frames_for_requests(
     generator: ImageGenerator, requests: Sequence[FrameRequest]
 ) -> list[np.ndarray]:
     """Each request's frames, in request order, from one generator call per distinct chain."""
-    groups: dict[object, list[int]] = {}
+    groups: dict[PostChain | None, list[int]] = {}
     for i, request in enumerate(requests):
         groups.setdefault(request.post, []).append(i)
     answers: list[np.ndarray | None] = [None] * len(requests)
@@ -43,8 +45,6 @@ def _classes(request: FrameRequest) -> np.ndarray:
 
 
 def _frames(
-    generator: ImageGenerator, z: np.ndarray, classes: np.ndarray | None, post: object
+    generator: ImageGenerator, z: np.ndarray, classes: np.ndarray | None, post: PostChain | None
 ) -> np.ndarray:
-    if post is None:
-        return generator.frames_for_latents(z, classes)
-    raise ValueError("this build has no post-processing chains")
+    return generator.frames_for_latents(z, classes, post=post)

@@ -8,7 +8,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_IMAGES_PER_REQUEST = 64
 MAX_SIZE = 2048
+MAX_POST_CHARS = 512
+MAX_WALK_KEYS = 8
 ImageFormat = Literal["png", "jpeg", "webp", "raw"]
+POST_FIELD = Field(
+    None,
+    max_length=MAX_POST_CHARS,
+    description="post-process chain, e.g. 'exposure=0.3,contrast=1.2,saturation=1.1' "
+    "(lut= takes a shipped look only)",
+    examples=["exposure=0.3,contrast=1.2,saturation=1.1"],
+)
 
 
 class GenerateRequest(BaseModel):
@@ -28,6 +37,7 @@ class GenerateRequest(BaseModel):
     truncation: float = Field(1.0, gt=0.0, le=1.0, description="latent scale, 1 = none")
     format: ImageFormat = Field("png", description="png, jpeg, webp, or raw RGB bytes")
     size: int | None = Field(None, ge=8, le=MAX_SIZE, description="resize to size x size")
+    post: str | None = POST_FIELD
 
     @model_validator(mode="after")
     def _seeds_or_n(self) -> GenerateRequest:
@@ -41,6 +51,53 @@ class GenerateRequest(BaseModel):
         if self.seeds is not None:
             return list(self.seeds)
         return list(range(self.seed, self.seed + (self.n or 1)))
+
+
+class WalkRequest(BaseModel):
+    """A latent walk: slerp between the latents of keyframe seeds, `frames_per_seed` frames
+    per transition, every frame in one class."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    model: str | None = Field(None, description="model name (GET /v1/models); default: the first")
+    seeds: list[int] = Field(
+        min_length=2, max_length=MAX_WALK_KEYS, description="keyframe seeds, in order"
+    )
+    frames_per_seed: int = Field(8, ge=1, le=MAX_IMAGES_PER_REQUEST)
+    loop_back: bool = Field(False, description="return to the first seed (a seamless loop)")
+    easing: Literal["linear", "smooth"] = "smooth"
+    class_: int | str | None = Field(
+        None, alias="class", description="class id or name; default: first seed % num_classes"
+    )
+    truncation: float = Field(1.0, gt=0.0, le=1.0)
+    format: Literal["png", "jpeg", "webp"] = "png"
+    size: int | None = Field(None, ge=8, le=MAX_SIZE)
+    post: str | None = POST_FIELD
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WalkRequest:
+        if any(not 0 <= s <= 2**63 - 1 for s in self.seeds):
+            raise ValueError("seeds must be integers in 0..2**63-1")
+        if self.frame_count() > MAX_IMAGES_PER_REQUEST:
+            raise ValueError(
+                f"the walk has {self.frame_count()} frames; at most {MAX_IMAGES_PER_REQUEST}"
+            )
+        return self
+
+    def frame_count(self) -> int:
+        transitions = len(self.seeds) if self.loop_back else len(self.seeds) - 1
+        return transitions * self.frames_per_seed + (0 if self.loop_back else 1)
+
+
+class WalkFrame(BaseModel):
+    index: int
+    content_type: str
+    data: str = Field(description="base64 of the encoded frame")
+
+
+class WalkResponse(BaseModel):
+    model: str
+    frames: list[WalkFrame]
 
 
 class GeneratedImage(BaseModel):

@@ -8,9 +8,11 @@ DynamicBatcher (`imggen-rt serve`) or from a Ray Serve replica's `@serve.batch` 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
+
+from ..post import PostChain
 
 
 class QueueFull(Exception):
@@ -25,11 +27,11 @@ class ShuttingDown(Exception):
 class FrameRequest:
     """One client's images: latents already drawn (and truncated), their class ids, and the
     post chain to apply. Latents rather than seeds so a latent walk goes through the same
-    batching as seeds do; `post` is any hashable, equal-for-equal chain (None: none)."""
+    batching as seeds do; requests are merged only when `post` is the same object."""
 
     z: np.ndarray
     classes: np.ndarray | None
-    post: Any = None
+    post: PostChain | None = None
 
     def __len__(self) -> int:
         return len(self.z)
