@@ -23,6 +23,7 @@ from tiny_models import TinyGenerator, make_tiny_generator
 
 import imggen_rt
 from imggen_rt.errors import ImggenError
+from imggen_rt.post import parse_post
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -106,6 +107,7 @@ def test_same_routes_validation_and_token_as_one_box(ray_server: RayServer) -> N
     url = ray_server.url
     with imggen_rt.load(ray_server.model.path) as gen:
         expected = gen.generate(seeds=[5, 6, 7], truncation=0.7)
+        looked = gen.generate(seeds=[5, 6, 7], post=parse_post("exposure=1,contrast=1.5"))
     body = {"n": 3, "seed": 5, "truncation": 0.7, "format": "raw"}
     assert httpx.post(f"{url}/v1/generate", json=body).status_code == 401
     raw = httpx.post(f"{url}/v1/generate", json=body, headers=TOKEN, timeout=60)
@@ -114,6 +116,11 @@ def test_same_routes_validation_and_token_as_one_box(ray_server: RayServer) -> N
     np.testing.assert_array_equal(
         np.frombuffer(raw.content, np.uint8).reshape(3, 6, 5, 1), expected
     )
+    body = {"n": 3, "seed": 5, "format": "raw", "post": "exposure=1,contrast=1.5"}
+    raw = httpx.post(f"{url}/v1/generate", json=body, headers=TOKEN, timeout=60)
+    np.testing.assert_array_equal(np.frombuffer(raw.content, np.uint8).reshape(3, 6, 5, 1), looked)
+    walk = httpx.post(f"{url}/v1/walk", json={"seeds": [5, 7], "frames_per_seed": 3}, headers=TOKEN)
+    assert walk.status_code == 200 and len(walk.json()["frames"]) == 4
     bad = httpx.post(f"{url}/v1/generate", json={"n": 65}, headers=TOKEN)
     assert bad.status_code == 422 and bad.json()["detail"]
     unknown = httpx.post(f"{url}/v1/generate", json={"seeds": [1], "class": "bird"}, headers=TOKEN)

@@ -13,8 +13,9 @@ def add_parser(verbs: Any) -> None:
     p = verbs.add_parser(
         "serve",
         help="serve models over HTTP with dynamic batching",
-        description="POST /v1/generate (JSON: seeds or n, class, truncation, format, size) "
-        "returns images; requests from many clients are merged into batches of up to "
+        description="POST /v1/generate (JSON: seeds or n, class, truncation, post, format, "
+        "size) returns images, POST /v1/walk a latent walk's frames; requests from many "
+        "clients are merged into batches of up to "
         "--max-batch images, waiting at most --max-wait-ms. GET /v1/models, /healthz, "
         "/readyz, /metrics (Prometheus), /docs (OpenAPI). Binds 127.0.0.1 unless told.",
     )

@@ -277,7 +277,8 @@ def run(
 
     serve = import_serve()
     if address is None:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False)
+        # address="local": always a new cluster of our own, never one found on the machine
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False)
     else:
         ray.init(address=address)
     stop = threading.Event()
