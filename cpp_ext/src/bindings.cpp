@@ -38,7 +38,8 @@ NB_MODULE(_postproc, m) {
           "src is float32/float16 (N, C, H, W) in [low, high] (generator output) or uint8\n"
           "(N, H, W, C) frames (C 1, 3 or 4; alpha is not read). program is a float32 (ops, 14)\n"
           "array of rows (kind, LUT index, 12 parameters); luts is a list of float32\n"
-          "(N, N, N, 3) tables in .cube order. order picks the output channels.");
+          "(N, N, N, 4) tables in .cube order, each entry (r, g, b, padding). order picks the\n"
+          "output channels.");
     m.def("separable_filter", &imggen::py::separable_filter, "src"_a.none(), "index_x"_a.none(),
           "weight_x"_a.none(), "index_y"_a.none(), "weight_y"_a.none(),
           "tmp"_a.none() = nb::none(), "out"_a.none() = nb::none(),

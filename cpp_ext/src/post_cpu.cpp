@@ -81,6 +81,15 @@ void load_row(const PointJob& job, std::int64_t row, float* __restrict r, float*
                     job.scale, job.offset, r, g, b);
 }
 
+// A LUT reads eight scattered lattice corners per pixel; vectorising across pixels turns the
+// reads into gathers and the tetrahedral branches into six-way blends, which measured slower
+// than one pixel at a time (each corner is one 16-byte load of four lanes).
+__attribute__((noinline, optimize("no-tree-vectorize"))) void lut_row(
+    const Lut3D& lut, std::int64_t w, float* __restrict r, float* __restrict g,
+    float* __restrict b) {
+    for (std::int64_t x = 0; x < w; ++x) op_lut(lut, r[x], g[x], b[x]);
+}
+
 IMGGEN_SIMD_CLONES
 void ops_row(const PointOp* ops, int n_ops, const Lut3D* luts, std::int64_t w,
              float* __restrict r, float* __restrict g, float* __restrict b) {
@@ -106,11 +115,9 @@ void ops_row(const PointOp* ops, int n_ops, const Lut3D* luts, std::int64_t w,
             case PointKind::matrix:
                 for (std::int64_t x = 0; x < w; ++x) op_matrix(p, r[x], g[x], b[x]);
                 break;
-            case PointKind::lut3d: {
-                const Lut3D& lut = luts[op.lut];
-                for (std::int64_t x = 0; x < w; ++x) op_lut(lut, r[x], g[x], b[x]);
+            case PointKind::lut3d:
+                lut_row(luts[op.lut], w, r, g, b);
                 break;
-            }
         }
     }
 }
@@ -134,11 +141,65 @@ void store_row(Layout layout, std::int64_t w, const float* __restrict r,
     }
 }
 
+// acc += w * src over n values: one tap of a whole-row sum. A function of its own so that the
+// compiler sees two restrict pointers and vectorises it.
+inline __attribute__((always_inline)) void add_scaled(float* __restrict acc,
+                                                      const float* __restrict src, float w,
+                                                      std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) acc[i] = acc[i] + w * src[i];
+}
+
+// Where a tap table is a plain convolution: the same weights on every row, and between x0 and
+// x1 the taps of output x read source x + offset, x + offset + 1, ... (a blur's interior; its
+// border rows reflect and take the general path).
+struct ShiftInvariant {
+    bool any = false;
+    std::int64_t x0 = 0, x1 = 0, offset = 0;
+};
+
+ShiftInvariant find_shift_invariant(const TapTable& t) {
+    ShiftInvariant s;
+    const int k = t.taps;
+    for (std::int64_t x = 1; x < t.out_len; ++x)
+        if (!std::equal(t.weight, t.weight + k, t.weight + x * k)) return s;
+    auto contiguous = [&](std::int64_t x, std::int64_t offset) {
+        for (int j = 0; j < k; ++j)
+            if (t.index[x * k + j] != x + offset + j) return false;
+        return true;
+    };
+    const std::int64_t mid = t.out_len / 2;
+    s.offset = static_cast<std::int64_t>(t.index[mid * k]) - mid;
+    if (!contiguous(mid, s.offset)) return s;
+    s.x0 = mid;
+    while (s.x0 > 0 && contiguous(s.x0 - 1, s.offset)) --s.x0;
+    s.x1 = mid + 1;
+    while (s.x1 < t.out_len && contiguous(s.x1, s.offset)) ++s.x1;
+    s.any = true;
+    return s;
+}
+
 IMGGEN_SIMD_CLONES
-void filter_h_row(const TapTable& t, const std::uint8_t* __restrict row, int channels,
-                  float* __restrict out) {
-    for (std::int64_t x = 0; x < t.out_len; ++x)
-        for (int c = 0; c < channels; ++c) out[x * channels + c] = taps_h(t, x, row, channels, c);
+void filter_h_row(const TapTable& t, const ShiftInvariant& si, const std::uint8_t* __restrict row,
+                  std::int64_t w, int channels, float* __restrict rowf, float* __restrict out) {
+    auto general = [&](std::int64_t from, std::int64_t to) {
+        for (std::int64_t x = from; x < to; ++x)
+            for (int c = 0; c < channels; ++c)
+                out[x * channels + c] = taps_h(t, x, row, channels, c);
+    };
+    if (!si.any) {
+        general(0, t.out_len);
+        return;
+    }
+    general(0, si.x0);
+    general(si.x1, t.out_len);
+    // The interior as whole-row sums, tap by tap: the loop over x vectorises, and each output
+    // still adds the same products in the same order as taps_h.
+    for (std::int64_t i = 0; i < w * channels; ++i) rowf[i] = static_cast<float>(row[i]);
+    const std::int64_t begin = si.x0 * channels, end = si.x1 * channels;
+    std::fill(out + begin, out + end, 0.0f);
+    for (int k = 0; k < t.taps; ++k)
+        add_scaled(out + begin, rowf + begin + (si.offset + k) * channels, t.weight[k],
+                   end - begin);
 }
 
 // The vertical pass sums whole rows at once (acc += w * row), so the loop over x vectorises.
@@ -149,11 +210,8 @@ void filter_v_row(const TapTable& t, std::int64_t y_out, const float* __restrict
     const std::int32_t* idx = t.index + y_out * t.taps;
     const float* wt = t.weight + y_out * t.taps;
     std::fill(acc, acc + row_len, 0.0f);
-    for (int k = 0; k < t.taps; ++k) {
-        const float* src = image + static_cast<std::int64_t>(idx[k]) * row_len;
-        const float w = wt[k];
-        for (std::int64_t i = 0; i < row_len; ++i) acc[i] = acc[i] + w * src[i];
-    }
+    for (int k = 0; k < t.taps; ++k)
+        add_scaled(acc, image + static_cast<std::int64_t>(idx[k]) * row_len, wt[k], row_len);
     for (std::int64_t i = 0; i < row_len; ++i) dst[i] = round_u8(acc[i]);
 }
 
@@ -209,15 +267,18 @@ void filter_cpu(const FilterJob& job) {
     const std::int64_t out_w = job.x.out_len, out_h = job.y.out_len;
     const std::int64_t tmp_row = out_w * c;
     const bool parallel = job.n * job.h * job.w * c >= kParallelMinValues;
+    const ShiftInvariant si = find_shift_invariant(job.x);
 #if defined(_OPENMP)
 #pragma omp parallel if (parallel)
 #endif
     {
+        std::vector<float> rowf(static_cast<std::size_t>(job.w * c));
 #if defined(_OPENMP)
 #pragma omp for schedule(dynamic, 8)
 #endif
         for (std::int64_t row = 0; row < job.n * job.h; ++row)
-            filter_h_row(job.x, job.src + row * job.w * c, c, job.tmp + row * tmp_row);
+            filter_h_row(job.x, si, job.src + row * job.w * c, job.w, c, rowf.data(),
+                         job.tmp + row * tmp_row);
 
         std::vector<float> acc(static_cast<std::size_t>(tmp_row));
 #if defined(_OPENMP)

@@ -110,8 +110,9 @@ void read_program(PointCall& call, nb::handle program, nb::handle luts, bool cud
                 fail("at most " + std::to_string(kMaxLutOps) + " LUTs fuse into one pass");
             const Array table = checked(tables[t], "LUT", false, dl::dtype_code::Float, 32, 4, cuda);
             const std::int64_t n = table.shape[0];
-            if (n < 2 || table.shape[1] != n || table.shape[2] != n || table.shape[3] != 3)
-                fail("LUT must be (N, N, N, 3) float32 with N >= 2; got shape " +
+            if (n < 2 || table.shape[1] != n || table.shape[2] != n ||
+                table.shape[3] != kLutStride)
+                fail("LUT must be (N, N, N, 4) float32 (r, g, b, padding) with N >= 2; got shape " +
                      shape_str(table.shape));
             Lut3D lut{};
             lut.table = static_cast<const float*>(table.data);

@@ -9,6 +9,7 @@ the file and line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,13 @@ class CubeLut:
     @property
     def size(self) -> int:
         return int(self.table.shape[0])
+
+    @cached_property
+    def padded_table(self) -> NDArray[np.float32]:
+        """(N, N, N, 4): each entry (r, g, b, 0), one aligned load per lattice corner."""
+        padded = np.zeros((*self.table.shape[:3], 4), np.float32)
+        padded[..., :3] = self.table
+        return padded
 
 
 def identity_table(size: int) -> NDArray[np.float32]:

@@ -243,7 +243,8 @@ class Lut(PointOp):
         return _row("lut3d", *lo, *scale, tetra, lut=lut_index)
 
     def table(self) -> NDArray[np.float32]:
-        return self.cube.table
+        """The table as the extension takes it: (N, N, N, 4), each entry padded to 16 bytes."""
+        return self.cube.padded_table
 
 
 # ---- stencils --------------------------------------------------------------------------------
