@@ -140,8 +140,10 @@ def cases(x: np.ndarray, frames: np.ndarray) -> list[dict[str, Any]]:
             "name": "chain: denormalise + white balance + LUT + sharpen + quantise",
             "input": "float NCHW",
             "ours": lambda: chain.run(x, -1.0, 1.0),
-            "peers": {"opencv + numpy LUT gather": cv_chain,
-                      "opencv + numpy trilinear LUT": chain_lut_float},
+            "peers": {
+                "opencv + numpy LUT gather": cv_chain,
+                "opencv + numpy trilinear LUT": chain_lut_float,
+            },
         },
         {
             "name": "denormalise only",
@@ -153,13 +155,21 @@ def cases(x: np.ndarray, frames: np.ndarray) -> list[dict[str, Any]]:
             "name": "exposure +0.5",
             "input": "uint8 NHWC",
             "ours": lambda: exposure.apply(frames),
-            "peers": {"cv2.LUT (256 entries)": lambda: per_image(frames, lambda f: cv2.LUT(f, exposure_lut))},
+            "peers": {
+                "cv2.LUT (256 entries)": lambda: per_image(
+                    frames, lambda f: cv2.LUT(f, exposure_lut)
+                )
+            },
         },
         {
             "name": "contrast 1.2",
             "input": "uint8 NHWC",
             "ours": lambda: contrast.apply(frames),
-            "peers": {"cv2.LUT (256 entries)": lambda: per_image(frames, lambda f: cv2.LUT(f, contrast_lut))},
+            "peers": {
+                "cv2.LUT (256 entries)": lambda: per_image(
+                    frames, lambda f: cv2.LUT(f, contrast_lut)
+                )
+            },
         },
         {
             "name": "saturation 1.3",
@@ -177,14 +187,20 @@ def cases(x: np.ndarray, frames: np.ndarray) -> list[dict[str, Any]]:
             "name": "3D LUT 33 (tetrahedral)",
             "input": "uint8 NHWC",
             "ours": lambda: lut_only.apply(frames),
-            "peers": {"numpy 256^3 gather": lambda: gather_lut(frames, table),
-                      "numpy tetrahedral": lambda: float_lut(frames, lut)},
+            "peers": {
+                "numpy 256^3 gather": lambda: gather_lut(frames, table),
+                "numpy tetrahedral": lambda: float_lut(frames, lut),
+            },
         },
         {
             "name": "Gaussian blur sigma 1.5",
             "input": "uint8 NHWC",
             "ours": lambda: blur.apply(frames),
-            "peers": {"cv2.GaussianBlur": lambda: per_image(frames, lambda f: cv2.GaussianBlur(f, (0, 0), 1.5))},
+            "peers": {
+                "cv2.GaussianBlur": lambda: per_image(
+                    frames, lambda f: cv2.GaussianBlur(f, (0, 0), 1.5)
+                )
+            },
         },
         {
             "name": "unsharp mask 0.6 / 1.0",
@@ -196,15 +212,23 @@ def cases(x: np.ndarray, frames: np.ndarray) -> list[dict[str, Any]]:
             "name": "resize 256 -> 512 Lanczos",
             "input": "uint8 NHWC",
             "ours": lambda: up.apply(frames),
-            "peers": {"cv2.resize LANCZOS4": lambda: per_image(frames, lambda f: cv2.resize(f, (512, 512), interpolation=cv2.INTER_LANCZOS4))},
+            "peers": {
+                "cv2.resize LANCZOS4": lambda: per_image(
+                    frames, lambda f: cv2.resize(f, (512, 512), interpolation=cv2.INTER_LANCZOS4)
+                )
+            },
         },
         {
             "name": "resize 256 -> 128 area",
             "input": "uint8 NHWC",
             "ours": lambda: down.apply(frames),
-            "peers": {"cv2.resize AREA": lambda: per_image(frames, lambda f: cv2.resize(f, (128, 128), interpolation=cv2.INTER_AREA))},
+            "peers": {
+                "cv2.resize AREA": lambda: per_image(
+                    frames, lambda f: cv2.resize(f, (128, 128), interpolation=cv2.INTER_AREA)
+                )
+            },
         },
-    ]  # fmt: skip
+    ]
 
 
 def time_ms(fn: Fn) -> float:
@@ -216,8 +240,12 @@ def time_ms(fn: Fn) -> float:
 def run(reps: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     # Smooth content like a generator's (not white noise), so filters see real images.
-    x = np.stack([cv2.GaussianBlur(img, (0, 0), 2) for img in
-                  rng.uniform(-1, 1, (SHAPE[0], SHAPE[2], SHAPE[3], 3)).astype(np.float32)])  # fmt: skip
+    x = np.stack(
+        [
+            cv2.GaussianBlur(img, (0, 0), 2)
+            for img in rng.uniform(-1, 1, (SHAPE[0], SHAPE[2], SHAPE[3], 3)).astype(np.float32)
+        ]
+    )
     x = np.ascontiguousarray(x.transpose(0, 3, 1, 2) * 2.5).clip(-1, 1)
     frames = _postproc.denormalize(x, -1.0, 1.0)
     results = []
@@ -257,25 +285,26 @@ def run(reps: int) -> dict[str, Any]:
             "opencv_threads": cv2.getNumThreads(),
             "ext_openmp_threads": _postproc.openmp_threads(),
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),
-        },  # fmt: skip
+        },
         "results": results,
         "goal": {
             "fused chain vs best OpenCV chain": ">= 2x",
             "met": results[0]["speedup_vs_best_peer"] >= 2.0,
-        },  # fmt: skip
+        },
     }
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# Post-process ops and chain, {report['shape']} (median ms, {report['reps']} interleaved rounds)",
+        f"# Post-process ops and chain, {report['shape']} "
+        f"(median ms, {report['reps']} interleaved rounds)",
         "",
-        f"Chain: `{report['chain']}` from float NCHW generator output. Goal: fused chain >= 2x the best "
-        f"OpenCV chain: **{'met' if report['goal']['met'] else 'not met'}**.",
+        f"Chain: `{report['chain']}` from float NCHW generator output. Goal: fused chain >= 2x "
+        f"the best OpenCV chain: **{'met' if report['goal']['met'] else 'not met'}**.",
         "",
         "| case | input | imggen-rt ms | best peer | peer ms | speed-up | max diff (levels) |",
         "|---|---|---:|---|---:|---:|---:|",
-    ]  # fmt: skip
+    ]
     for r in report["results"]:
         peer = r["best_peer"]
         lines.append(
@@ -284,10 +313,14 @@ def markdown(report: dict[str, Any]) -> str:
             f"{r['max_diff_vs_imggen_rt'][peer]} |"
         )
     m = report["machine"]
-    lines += ["", f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, OpenCV "
-              f"{m['opencv']} ({m['opencv_threads']} threads), extension OpenMP threads "
-              f"{m['ext_openmp_threads']}, load {m['load_average_1min_at_end']} at the end.",
-              "", "Reproduce: `python benchmarks/bench_post.py`."]  # fmt: skip
+    lines += [
+        "",
+        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, OpenCV "
+        f"{m['opencv']} ({m['opencv_threads']} threads), extension OpenMP threads "
+        f"{m['ext_openmp_threads']}, load {m['load_average_1min_at_end']} at the end.",
+        "",
+        "Reproduce: `python benchmarks/bench_post.py`.",
+    ]
     return "\n".join(lines) + "\n"
 
 
