@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -209,3 +211,17 @@ def test_walk_frames_are_the_video_walks_frames(tiny_conditional: TinyGenerator)
     np.testing.assert_array_equal(frames, expected)
     np.testing.assert_array_equal(frames[[0, 3, 6]], keyframes)  # the walk passes its seeds
     assert [f["index"] for f in r.json()["frames"]] == list(range(7))
+
+
+def test_without_ray_the_error_names_the_extra() -> None:
+    # sys.modules[name] = None makes `import ray` fail the way it does when it is not installed
+    code = (
+        "import sys; sys.modules['ray'] = None; from imggen_rt.cli.main import main; "
+        "sys.exit(main(['serve', '--ray']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == "imggen-rt: error: --ray needs Ray Serve: pip install 'imggen-rt[ray]'"
+    )

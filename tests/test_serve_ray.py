@@ -175,20 +175,6 @@ def test_bad_ray_flags_are_one_line_errors(flags: list[str], message: str) -> No
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-def test_without_ray_the_error_names_the_extra() -> None:
-    # sys.modules[name] = None makes `import ray` fail the way it does when it is not installed
-    code = (
-        "import sys; sys.modules['ray'] = None; from imggen_rt.cli.main import main; "
-        "sys.exit(main(['serve', '--ray']))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 2
-    assert (
-        done.stderr.strip()
-        == "imggen-rt: error: --ray needs Ray Serve: pip install 'imggen-rt[ray]'"
-    )
-
-
 def test_the_documented_config_file_builds_an_app() -> None:
     yaml = pytest.importorskip("yaml")
     from imggen_rt.serve.ray_app import app_builder
