@@ -34,7 +34,8 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     """Resize (N, H, W, C) uint8 to (width, height): Lanczos when enlarging (keeps edges crisp),
-    area averaging when shrinking (no aliasing)."""
+    area averaging when shrinking (no aliasing). Each frame is resampled straight into the
+    output batch."""
     if size is None:
         return frames
     w, h = size
@@ -42,10 +43,14 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int] | None) -> np.ndarra
     if (fw, fh) == (w, h):
         return frames
     interp = cv2.INTER_AREA if w * h < fw * fh else cv2.INTER_LANCZOS4
+    if c == 1:  # OpenCV reads and writes one-channel images as 2-D arrays
+        out = np.empty((n, h, w), dtype=np.uint8)
+        for i in range(n):
+            cv2.resize(frames[i, :, :, 0], (w, h), dst=out[i], interpolation=interp)
+        return out[..., None]
     out = np.empty((n, h, w, c), dtype=np.uint8)
-    for src, dst in zip(frames, out, strict=True):
-        resized = cv2.resize(src, (w, h), interpolation=interp)
-        dst[...] = resized.reshape(h, w, c)
+    for i in range(n):
+        cv2.resize(frames[i], (w, h), dst=out[i], interpolation=interp)
     return out
 
 
@@ -54,8 +59,16 @@ def to_rgb(frames: np.ndarray) -> np.ndarray:
     channels = frames.shape[-1]
     if channels in (3, 4):
         return frames
-    gray = np.repeat(frames[..., :1], 3, axis=-1)
-    return gray if channels == 1 else np.concatenate([gray, frames[..., 1:]], axis=-1)
+    n, h, w, _ = frames.shape
+    if channels == 2:
+        out = np.empty((n, h, w, 4), dtype=np.uint8)
+        out[..., :3] = frames[..., :1]
+        out[..., 3] = frames[..., 1]
+        return out
+    out = np.empty((n, h, w, 3), dtype=np.uint8)
+    for i in range(n):  # OpenCV's SIMD loop: ~10x a numpy broadcast into interleaved RGB
+        cv2.cvtColor(frames[i, :, :, 0], cv2.COLOR_GRAY2RGB, dst=out[i])
+    return out
 
 
 class FrameMaker:
@@ -87,7 +100,7 @@ class FrameMaker:
         return self.post is not None and self.post.has_alpha
 
     def _infer(self, z: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
-        return to_rgb(self.gen.frames_for_latents(z, classes, "rgb", post=self.post))
+        return self.gen.frames_for_latents(z, classes, "rgb", post=self.post)
 
     def make(self, indices: Sequence[int]) -> np.ndarray:
         plan = self.walk.plan(indices)
@@ -99,7 +112,8 @@ class FrameMaker:
                 w = plan.blend[morph].reshape(-1, 1, 1, 1)
                 mixed = frames[morph] * (1.0 - w) + other * w
                 frames[morph] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(resize_frames(frames, self.size))
+        # Gray frames are resized before they become RGB: a third of the resampling work.
+        return np.ascontiguousarray(to_rgb(resize_frames(frames, self.size)))
 
     @property
     def frame_size(self) -> tuple[int, int]:
