@@ -15,12 +15,7 @@
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define IMGGEN_SIMD_CLONES \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define IMGGEN_SIMD_CLONES
-#endif
+#include "imggen/simd_clones.h"
 
 namespace imggen {
 namespace {

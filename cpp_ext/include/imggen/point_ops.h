@@ -151,38 +151,24 @@ IMGGEN_HD void lut_trilinear(const Lut3D& l, int ir, int ig, int ib, float fr, f
 }
 
 // Tetrahedral interpolation: the cube cell is split into six tetrahedra along its main
-// diagonal; the ordering of the three fractions picks one, and the result blends its four
-// corners. It keeps neutral (r = g = b) inputs on the LUT's neutral axis, which is why grading
-// tools prefer it.
+// diagonal; the order of the three fractions picks one, and the result blends its four corners:
+// c000, c000 stepped along the largest fraction's axis (a), c111 stepped back along the
+// smallest's (b), and c111. It keeps neutral (r = g = b) inputs on the LUT's neutral axis,
+// which is why grading tools prefer it. The tetrahedron is chosen without branches (selects,
+// not jumps): no mispredictions on the CPU, no divergence on the GPU. Ties go to red, then
+// green (the reference sorts the same way).
 IMGGEN_HD void lut_tetrahedral(const Lut3D& l, int ir, int ig, int ib, float fr, float fg,
                                float fb, float* out) {
+    const bool rg = fr >= fg, gb = fg >= fb, rb = fr >= fb;
+    const int big = rg && rb ? 0 : (!rg && gb ? 1 : 2);      // axis of the largest fraction
+    const int small = !rg && !rb ? 0 : (rg && !gb ? 1 : 2);  // axis of the smallest
+    const int mid = 3 - big - small;
+    const float f[3] = {fr, fg, fb};
+    const float t0 = f[big], t1 = f[mid], t2 = f[small];
     const float* c000 = lut_at(l, ir, ig, ib);
     const float* c111 = lut_at(l, ir + 1, ig + 1, ib + 1);
-    const float *a, *b;  // the two inner corners of the chosen tetrahedron
-    float t0, t1, t2;    // largest, middle and smallest fraction
-    if (fr >= fg) {
-        if (fg >= fb) {  // r >= g >= b
-            a = lut_at(l, ir + 1, ig, ib), b = lut_at(l, ir + 1, ig + 1, ib);
-            t0 = fr, t1 = fg, t2 = fb;
-        } else if (fr >= fb) {  // r >= b > g
-            a = lut_at(l, ir + 1, ig, ib), b = lut_at(l, ir + 1, ig, ib + 1);
-            t0 = fr, t1 = fb, t2 = fg;
-        } else {  // b > r >= g
-            a = lut_at(l, ir, ig, ib + 1), b = lut_at(l, ir + 1, ig, ib + 1);
-            t0 = fb, t1 = fr, t2 = fg;
-        }
-    } else {
-        if (fb > fg) {  // b > g > r
-            a = lut_at(l, ir, ig, ib + 1), b = lut_at(l, ir, ig + 1, ib + 1);
-            t0 = fb, t1 = fg, t2 = fr;
-        } else if (fb > fr) {  // g >= b > r
-            a = lut_at(l, ir, ig + 1, ib), b = lut_at(l, ir, ig + 1, ib + 1);
-            t0 = fg, t1 = fb, t2 = fr;
-        } else {  // g > r >= b
-            a = lut_at(l, ir, ig + 1, ib), b = lut_at(l, ir + 1, ig + 1, ib);
-            t0 = fg, t1 = fr, t2 = fb;
-        }
-    }
+    const float* a = lut_at(l, ir + (big == 0), ig + (big == 1), ib + (big == 2));
+    const float* b = lut_at(l, ir + (small != 0), ig + (small != 1), ib + (small != 2));
     for (int c = 0; c < kLutStride; ++c) {
         float v = (1.0f - t0) * c000[c];
         v = v + (t0 - t1) * a[c];
