@@ -3,6 +3,8 @@
 Compiled from cpp_ext/ (nanobind). Bad input raises ValueError with a one-line message.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -81,7 +83,7 @@ def blend(
 def point_cuda(
     src: object,
     program: object,
-    luts: list[object],
+    luts: Sequence[object],
     order: str,
     low: float,
     high: float,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -217,8 +217,16 @@ class ImageGenerator:
         out: np.ndarray | None,
         post: PostChain,
     ) -> np.ndarray:
-        if getattr(self.backend, "infer_frames", None) is not None:
-            # GPU backends hand back 8-bit frames; the chain continues on them on the CPU.
+        if getattr(self.backend, "device_colour", False):
+            # The chain's leading colour ops run in the device pass (only 8-bit frames come
+            # back); what follows (filters, resize, masks) continues on them on the CPU.
+            colour, rest = post.split_leading_colour()
+            work = order if not rest else ("gray" if order == "gray" else "rgb")
+            infer_frames: Any = getattr(self.backend, "infer_frames")  # noqa: B009
+            frames = np.asarray(infer_frames(z, class_ids, work, None, colour))
+            # Pinned frames are reused by the next batch: copy when nothing else did.
+            frames = rest.apply(frames, order) if rest else frames.copy()
+        elif getattr(self.backend, "infer_frames", None) is not None:
             frames = post.apply(self.frames_for_latents(z, class_ids, "rgb"), order)
         else:
             low, high = self.card.output_range

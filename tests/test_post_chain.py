@@ -82,6 +82,33 @@ def test_colour_ops_fuse_into_one_program() -> None:
     assert len(steps) == 2 and len(steps[0].program) == 4  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "exposure=0.3,lut=teal-orange,sharpen=0.5,resize=40x24",
+        "exposure=0.3,saturation=1.4",
+        "blur=1,exposure=0.3",
+        "mask=otsu,saturation=2@fg",
+    ],
+)
+@pytest.mark.parametrize("order", ["rgb", "bgr", "gray"])
+def test_split_leading_colour_is_what_a_gpu_backend_runs(spec: str, order: str) -> None:
+    # The TensorRT backend runs the leading program in its device pass and the rest on the
+    # 8-bit frames; done on the CPU with the same functions, that must equal the whole chain.
+    from imggen_rt.postprocess import _postproc, denormalize
+
+    x = np.random.default_rng(5).uniform(-1.1, 1.1, (2, 3, 20, 30)).astype(np.float32)
+    chain = parse_post(spec)
+    colour, rest = chain.split_leading_colour()
+    work = order if not rest else ("gray" if order == "gray" else "rgb")
+    if colour is None:
+        frames = denormalize(x, -1.0, 1.0, work)
+    else:
+        frames = _postproc.point(x, colour[0], colour[1], work)
+    split = rest.apply(frames, order) if rest else frames
+    np.testing.assert_array_equal(split, chain.run(x, -1.0, 1.0, order))
+
+
 def test_parse_forms() -> None:
     chain = parse_post("exposure=0.3, wb=1.1:1:0.9 ,contrast=1.2:0.4,resize=64x32:lanczos,")
     assert [type(op).__name__ for op in chain.ops] == ["Exposure", "Gains", "Contrast", "Resize"]

@@ -69,10 +69,16 @@ class _PinnedBuffer:
         )
 
 
+# A post-process chain's leading colour program (imggen_rt.post): program rows and LUT tables.
+ColourProgram = tuple[NDArray[np.float32], list[NDArray[np.float32]]]
+
+
 class TrtBackend:
     """One engine, one execution context, one stream: not for use from several threads."""
 
     name = "trt"
+    # infer_frames takes `colour`: the chain's colour ops fused into the device post-process.
+    device_colour = True
 
     def __init__(
         self,
@@ -160,6 +166,8 @@ class TrtBackend:
         self._pending: list[tuple[int, tuple[int, ...]] | None] = [None] * _SLOTS
         self._next_slot = 0
         self._shape_batch = 0
+        # LUT tables uploaded once per table object (kept alive here with their device copy).
+        self._device_luts: dict[int, tuple[NDArray[np.float32], DeviceArray]] = {}
 
     # -- the Backend protocol ---------------------------------------------------------------
     def infer(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray:
@@ -226,12 +234,14 @@ class TrtBackend:
         class_id: np.ndarray | None = None,
         order: str = "rgb",
         out: NDArray[np.uint8] | None = None,
+        colour: ColourProgram | None = None,
     ) -> NDArray[np.uint8]:
         """uint8 (N, H, W, Cout) frames, post-processed on the GPU; only they are copied back.
+        `colour` (a chain's leading colour ops) runs in the same device pass.
 
         Without `out` the result lives in pinned memory until the next call.
         """
-        frames = self._wait(self.submit_frames(z, class_id, order))
+        frames = self._wait(self.submit_frames(z, class_id, order, colour))
         if out is None:
             return frames
         out[...] = frames
@@ -252,7 +262,13 @@ class TrtBackend:
         if waiting is not None:
             yield self._wait(waiting)
 
-    def submit_frames(self, z: np.ndarray, class_id: np.ndarray | None, order: str) -> int:
+    def submit_frames(
+        self,
+        z: np.ndarray,
+        class_id: np.ndarray | None,
+        order: str,
+        colour: ColourProgram | None = None,
+    ) -> int:
         """Queue one batch (copy in, run, post-process, copy frames out); returns its slot."""
         if order not in _ORDERS:
             raise ImggenError(f"order must be one of {', '.join(_ORDERS)}, got {order!r}")
@@ -270,7 +286,14 @@ class TrtBackend:
         )
         frames = DeviceArray(self._device_frames, shape, np.dtype(np.uint8))
         try:
-            _postproc.denormalize_cuda(images, low, high, order, frames, self._stream_handle)
+            if colour is None:
+                _postproc.denormalize_cuda(images, low, high, order, frames, self._stream_handle)
+            else:
+                program, tables = colour
+                luts = [self._device_lut(t) for t in tables]
+                _postproc.point_cuda(
+                    images, program, luts, order, low, high, frames, self._stream_handle
+                )
         except (ValueError, RuntimeError) as e:
             raise ImggenError(f"device post-process failed: {e}") from None
         cudart = self._cudart
@@ -297,6 +320,20 @@ class TrtBackend:
         self._device_ptrs.append(ptr)
         self.device_bytes += nbytes
         return ptr
+
+    def _device_lut(self, table: NDArray[np.float32]) -> DeviceArray:
+        """A LUT table on the device, uploaded the first time this table object is seen."""
+        cached = self._device_luts.get(id(table))
+        if cached is not None:
+            return cached[1]
+        host = np.ascontiguousarray(table, dtype=np.float32)
+        ptr = self._malloc(host.nbytes)
+        cudart = self._cudart
+        kind = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+        cuda_call(cudart.cudaMemcpy(ptr, host.ctypes.data, host.nbytes, kind))
+        device = DeviceArray(ptr, host.shape, np.dtype(np.float32))
+        self._device_luts[id(table)] = (table, device)
+        return device
 
     def _pin(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> _PinnedBuffer:
         buf = _PinnedBuffer(self._cudart, shape, dtype)

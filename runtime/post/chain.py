@@ -84,6 +84,17 @@ class PostChain:
     def has_alpha(self) -> bool:
         return any(isinstance(op, Alpha) for op in self.ops)
 
+    def split_leading_colour(
+        self,
+    ) -> tuple[tuple[NDArray[np.float32], list[NDArray[np.float32]]] | None, PostChain]:
+        """The leading colour program (rows, LUT tables) and the chain after it: a GPU backend
+        runs the program in its device denormalise pass and the rest on the 8-bit frames."""
+        first = self._steps[0] if self._steps else None
+        if not isinstance(first, _PointStep) or first.region != "all":
+            return None, self
+        rest = self.ops[len(first.ops) :]
+        return (first.program, first.luts), PostChain(rest, self.spec)
+
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         for op in self.ops:
             if isinstance(op, Resize):
