@@ -7,6 +7,8 @@
 // for x86-64-v4 / v3 / baseline and built without FMA contraction.
 #include "imggen/post_cpu.h"
 
+#include "imggen/denormalize_cpu.h"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -263,27 +265,49 @@ void filter_cpu(const FilterJob& job) {
     const std::int64_t tmp_row = out_w * c;
     const bool parallel = job.n * job.h * job.w * c >= kParallelMinValues;
     const ShiftInvariant si = find_shift_invariant(job.x);
+    // With images enough to go round, each thread filters whole images: an image's float
+    // scratch is read back by the vertical pass while it is still in cache. A single large
+    // frame is split by rows instead, one pass after the other.
+    const bool by_image = job.n >= 2 * openmp_threads();
+    const std::int64_t chunk_rows = by_image ? job.h : 8;
 #if defined(_OPENMP)
 #pragma omp parallel if (parallel)
 #endif
     {
         std::vector<float> rowf(static_cast<std::size_t>(job.w * c));
-#if defined(_OPENMP)
-#pragma omp for schedule(dynamic, 8)
-#endif
-        for (std::int64_t row = 0; row < job.n * job.h; ++row)
-            filter_h_row(job.x, si, job.src + row * job.w * c, job.w, c, rowf.data(),
-                         job.tmp + row * tmp_row);
-
         std::vector<float> acc(static_cast<std::size_t>(tmp_row));
+        auto h_rows = [&](std::int64_t first, std::int64_t last) {
+            for (std::int64_t row = first; row < last; ++row)
+                filter_h_row(job.x, si, job.src + row * job.w * c, job.w, c, rowf.data(),
+                             job.tmp + row * tmp_row);
+        };
+        auto v_rows = [&](std::int64_t first, std::int64_t last) {
+            for (std::int64_t row = first; row < last; ++row) {
+                const std::int64_t n = row / out_h;
+                const std::int64_t y = row - n * out_h;
+                filter_v_row(job.y, y, job.tmp + n * job.h * tmp_row, tmp_row, acc.data(),
+                             job.dst + row * tmp_row);
+            }
+        };
+        if (by_image) {
 #if defined(_OPENMP)
-#pragma omp for schedule(dynamic, 8)
+#pragma omp for schedule(dynamic, 1)
 #endif
-        for (std::int64_t row = 0; row < job.n * out_h; ++row) {
-            const std::int64_t n = row / out_h;
-            const std::int64_t y = row - n * out_h;
-            filter_v_row(job.y, y, job.tmp + n * job.h * tmp_row, tmp_row, acc.data(),
-                         job.dst + row * tmp_row);
+            for (std::int64_t n = 0; n < job.n; ++n) {
+                h_rows(n * job.h, (n + 1) * job.h);
+                v_rows(n * out_h, (n + 1) * out_h);
+            }
+        } else {
+#if defined(_OPENMP)
+#pragma omp for schedule(dynamic, 1)
+#endif
+            for (std::int64_t r = 0; r < job.n * job.h; r += chunk_rows)
+                h_rows(r, std::min(r + chunk_rows, job.n * job.h));
+#if defined(_OPENMP)
+#pragma omp for schedule(dynamic, 1)
+#endif
+            for (std::int64_t r = 0; r < job.n * out_h; r += chunk_rows)
+                v_rows(r, std::min(r + chunk_rows, job.n * out_h));
         }
     }
     (void)parallel;
