@@ -92,6 +92,22 @@ def test_resize_goes_both_ways() -> None:
     assert resize_frames(frames, None) is frames
 
 
+def test_fit_pads_crops_or_stretches_to_another_aspect_ratio() -> None:
+    square = np.full((1, 8, 8, 1), 200, dtype=np.uint8)
+    padded = resize_frames(square, (32, 16), "pad")[0, :, :, 0]
+    assert padded.shape == (16, 32)
+    assert np.all(padded[:, :8] == 0) and np.all(padded[:, 24:] == 0)  # pillar bars
+    assert np.all(padded[:, 8:24] == 200)
+    cropped = resize_frames(square, (32, 16), "crop")[0, :, :, 0]
+    assert np.all(cropped == 200)  # filled, the overflow cut off
+    ramp = np.tile(np.arange(0, 256, 32, dtype=np.uint8)[:, None], (1, 8))[None, ..., None]
+    middle = resize_frames(ramp, (32, 16), "crop")[0, :, 16, 0]
+    assert middle[0] > 40 and middle[-1] < 215  # rows from the middle of the ramp
+    assert np.all(resize_frames(square, (32, 16), "stretch") == 200)
+    with pytest.raises(ImggenError):
+        resize_frames(square, (32, 16), "zoom")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("24", (24, 1)), ("24000/1001", (24000, 1001)), ("29.97", (30000, 1001)), ("25", (25, 1))],

@@ -41,6 +41,12 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--truncation", type=float, default=1.0, help="latent scale in (0, 1]")
     p.add_argument("--fps", default="24", help="frame rate: 24, 25, 24000/1001, 29.97 ...")
     p.add_argument("--size", help="delivery size WxH, e.g. 1920x1080 (default: the model's)")
+    p.add_argument(
+        "--fit",
+        choices=("pad", "crop", "stretch"),
+        default="pad",
+        help="--size with another aspect ratio: pad with black bars (default), crop, or stretch",
+    )
     add_post_arguments(p)
     p.add_argument("-o", "--out", required=True, help="out.mov | out.mp4 | shot.%%06d.png | -")
     p.add_argument("--codec", help=f"video codec: {', '.join(CODECS)} (default by container)")
@@ -147,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     with load(args.model, backend=args.backend, threads=args.threads) as gen:
         walk = build_walk(args, gen, fps)
         first, stop = parse_frames(args.frames, walk.length) if args.frames else (0, walk.length)
-        maker = FrameMaker(gen, walk, size, post)
+        maker = FrameMaker(gen, walk, size, post, args.fit)
         if maker.has_alpha and not opened.sink.supports_alpha:
             raise ImggenError(
                 "the post chain makes alpha: write prores4444 (.mov) or a PNG/TIFF/EXR sequence"
@@ -157,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
             "walk": walk.describe(),
             "post": repr(post) if post else None,
             "size": frame_size,
+            "fit": args.fit,
             "backend": gen.backend.name,
             "sink": opened.sink.describe(),
         }
@@ -170,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
                 walk,
                 size,
                 post=_post_recipe(args),
+                fit=args.fit,
                 workers=args.ray_workers,
                 cpus=args.ray_cpus,
                 backend=gen.backend.name,

@@ -41,6 +41,7 @@ class _Worker:
         walk: Walk,
         size: tuple[int, int] | None,
         post: Callable[[], Any] | None,
+        fit: str,
     ) -> None:
         from ..generator import load
         from .frames import FrameMaker
@@ -49,7 +50,8 @@ class _Worker:
         path = Path(folder) / "model.onnx"
         path.write_bytes(model)
         self.gen = load(path, backend=backend, threads=threads)
-        self.maker = FrameMaker(self.gen, walk, size, post() if post is not None else None)
+        chain = post() if post is not None else None
+        self.maker = FrameMaker(self.gen, walk, size, chain, fit)
 
     def make(self, indices: list[int]) -> np.ndarray:
         return self.maker.make(indices)
@@ -66,6 +68,7 @@ class RaySplit:
         size: tuple[int, int] | None,
         *,
         post: Callable[[], Any] | None = None,
+        fit: str = "pad",
         workers: int = 2,
         cpus: float = 0.5,
         backend: str = "ort",
@@ -100,7 +103,8 @@ class RaySplit:
         remote = self.ray.remote(num_cpus=cpus)(_Worker)
         model_ref = self.ray.put(model.read_bytes())
         self.actors = [
-            remote.remote(model_ref, backend, threads, walk, size, post) for _ in range(workers)
+            remote.remote(model_ref, backend, threads, walk, size, post, fit)
+            for _ in range(workers)
         ]
 
     def __call__(self, start: int, stop: int) -> Iterator[np.ndarray]:
