@@ -27,6 +27,11 @@ from .codecs import CodecSpec, check_size, codec_options
 from .colour import Colour, to_yuv
 
 DEFAULT_SEGMENT_FRAMES = 240
+# Decode times of codecs that reorder frames are renumbered as (packet number - this many
+# frames). libx265 through PyAV now and then hands back garbage decode times on short streams
+# (a segment's tail after Ctrl-C): any value at least the real reorder depth (x264/x265 medium:
+# 2-3) gives valid, increasing decode times whatever the encoder said.
+REORDER_SLACK = 4
 
 
 class VideoFileSink(Sink):
@@ -55,6 +60,7 @@ class VideoFileSink(Sink):
         self._stream: Any = None
         self._seg_first = 0
         self._seg_count = 0
+        self._packets = 0
         self._next = 0
         self._first = 0
         self._size = (0, 0)
@@ -118,7 +124,7 @@ class VideoFileSink(Sink):
         ctx.time_base = Fraction(1, 1) / self.fps
         self._tag(ctx)
         self._container, self._stream = container, stream
-        self._seg_first, self._seg_count = first, 0
+        self._seg_first, self._seg_count, self._packets = first, 0, 0
 
     def _tag(self, target: Any) -> None:
         if self.spec.yuv:
@@ -148,7 +154,7 @@ class VideoFileSink(Sink):
         container, stream = self._container, self._stream
         self._container = self._stream = None
         for packet in stream.encode(None):
-            container.mux(packet)
+            self._mux(container, packet)
         container.close()
         name = f"{self._seg_first:09d}{self.path.suffix}"
         tmp = self.parts / (TEMP_PREFIX + name)
@@ -157,6 +163,16 @@ class VideoFileSink(Sink):
             return
         os.replace(tmp, self.parts / name)
         self.segments.append({"first": self._seg_first, "count": self._seg_count, "file": name})
+
+    def _mux(self, container: Any, packet: Any) -> None:
+        if packet.size == 0:
+            return
+        if packet.pts is None:
+            raise ImggenError(f"the {self.spec.encoder} encoder returned a frame without a time")
+        if not self.spec.intra_only:
+            packet.dts = self._packets - REORDER_SLACK
+        self._packets += 1
+        container.mux(packet)
 
     def write(self, frames: np.ndarray) -> None:
         for rgb in frames:
@@ -168,7 +184,7 @@ class VideoFileSink(Sink):
             frame = self._convert(rgb)
             frame.pts = self._seg_count
             for packet in self._stream.encode(frame):
-                self._container.mux(packet)
+                self._mux(self._container, packet)
             self._seg_count += 1
             self._next += 1
 
@@ -205,6 +221,8 @@ def join_segments(files: list[tuple[Path, int]], out: Path, fps: Fraction) -> No
                     if out_stream is None:
                         out_stream = dst.add_stream_from_template(in_stream)
                         out_stream.time_base = in_stream.time_base
+                        # the template leaves the muxer's default tag (hev1, not Apple's hvc1)
+                        out_stream.codec_tag = in_stream.codec_tag
                     tb = Fraction(in_stream.time_base)
                     for packet in src.demux(in_stream):
                         if packet.size == 0 or packet.pts is None:
