@@ -66,7 +66,7 @@ def add_parser(verbs: Any) -> None:
         help="video files are closed every N frames (240): the most a crash can lose",
     )
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--queue", type=int, default=4, help="batches made ahead of the encoder")
+    p.add_argument("--queue", type=int, default=2, help="batches each stage runs ahead")
     p.add_argument(
         "--sequential", action="store_true", help="no pipelining (make, then encode, in turn)"
     )

@@ -1,7 +1,8 @@
 """The render loop: frames in index order from a source, into a sink, resumable.
 
-Frame making runs ahead on a worker thread (stages.Prefetch) while this thread encodes, so the
-slower of the two stages sets the pace. Whatever stops the loop (the end, Ctrl-C, an error) the
+Frame making and the sink's per-frame preparation (YUV conversion, image compression) run ahead
+on worker threads (stages.Prefetch) while this thread feeds the encoder, so the slowest stage
+sets the pace rather than the sum of them. Whatever stops the loop (the end, Ctrl-C, an error) the
 sink is closed cleanly and the progress record names the first frame that is not durable;
 `resume=True` starts there and the sink carries on from what the record kept.
 """
@@ -84,7 +85,7 @@ def render(
     fingerprint: str = "",
     resume: bool = False,
     pipelined: bool = True,
-    queue_depth: int = 4,
+    queue_depth: int = 2,
     realtime: Fraction | None = None,
     drop_late: bool = False,
     on_frames: Callable[[int], None] | None = None,
@@ -110,22 +111,32 @@ def render(
     save()
     pacer = Pacer(realtime, allow_drop=drop_late) if realtime is not None else None
     produced: Iterator[np.ndarray] = source(start, stop)
-    prefetch = Prefetch(produced, depth=queue_depth, name="frames") if pipelined else None
+    stages: list[Prefetch[Any]] = []
+    if pipelined:
+        # make -> prepare (colour conversion, compression) -> write: three threads, two queues
+        made = Prefetch(produced, depth=queue_depth, name="make")
+        stages = [
+            Prefetch((sink.prepare(b) for b in made), depth=queue_depth, name="prepare"),
+            made,
+        ]
+        prepared: Iterator[list[Any]] = iter(stages[0])
+    else:
+        prepared = (sink.prepare(b) for b in produced)
     written, t0, complete = 0, time.perf_counter(), False
     durable = sink.committed()
     stop_request = _StopOnSignal()
     try:
-        for batch in prefetch if prefetch is not None else produced:
+        for items in prepared:
             if pacer is None:
-                sink.write(batch)
+                sink.write_prepared(items)
             else:
-                for frame in batch:
+                for item in items:
                     if pacer.admit():
-                        sink.write(frame[None])
+                        sink.write_prepared([item])
                         pacer.sent()
-            written += len(batch)
+            written += len(items)
             if on_frames is not None:
-                on_frames(len(batch))
+                on_frames(len(items))
             if sink.committed() != durable:
                 durable = sink.committed()
                 save()
@@ -135,8 +146,8 @@ def render(
             complete = True
     finally:
         stop_request.restore()
-        if prefetch is not None:
-            prefetch.close()
+        for stage in stages:
+            stage.close()
         sink.finish(complete)
         save(complete)
         if complete and record_path is not None:

@@ -58,7 +58,12 @@ class Prefetch(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return  # closed: a stage reading from this one ends too
+                continue
             if item is _DONE:
                 return
             if isinstance(item, _Failure):

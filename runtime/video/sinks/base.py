@@ -22,8 +22,18 @@ class Sink:
     def start(self, width: int, height: int, first_index: int) -> None:
         raise NotImplementedError
 
-    def write(self, frames: np.ndarray) -> None:
+    def prepare(self, frames: np.ndarray) -> list[Any]:
+        """The per-frame work that needs no encoder state (colour conversion, image
+        compression). A pipelined render runs it on a thread of its own, between making frames
+        and `write_prepared`, so it overlaps both."""
         raise NotImplementedError
+
+    def write_prepared(self, items: list[Any]) -> None:
+        """Hand prepared frames, in order, to the encoder, file or pipe."""
+        raise NotImplementedError
+
+    def write(self, frames: np.ndarray) -> None:
+        self.write_prepared(self.prepare(frames))
 
     def committed(self) -> int:
         """The first frame index that is not yet durable (resume starts here)."""

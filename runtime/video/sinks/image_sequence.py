@@ -118,11 +118,14 @@ class ImageSequenceSink(Sink):
             frame = frame.reformat(format=dst_fmt)
         return b"".join(bytes(p) for p in self._context(rgb.shape[2]).encode(frame))
 
-    def write(self, frames: np.ndarray) -> None:
-        for rgb in frames:
+    def prepare(self, frames: np.ndarray) -> list[Any]:
+        return [self.encode(rgb) for rgb in frames]
+
+    def write_prepared(self, items: list[Any]) -> None:
+        for data in items:
             path = self.pattern.path(self.start_number + self._next)
             try:
-                atomic_write_bytes(path, self.encode(rgb), durable=False)
+                atomic_write_bytes(path, data, durable=False)
             except OSError as e:
                 raise ImggenError(f"cannot write {path}: {e.strerror}") from None
             self._next += 1

@@ -43,9 +43,12 @@ class PipeSink(Sink):
         except BrokenPipeError:
             raise ImggenError(f"the reader closed the pipe after {self._next} frames") from None
 
-    def write(self, frames: np.ndarray) -> None:
-        for rgb in frames:
-            self._send(self.frame_bytes(rgb))
+    def prepare(self, frames: np.ndarray) -> list[Any]:
+        return [self.frame_bytes(rgb) for rgb in frames]
+
+    def write_prepared(self, items: list[Any]) -> None:
+        for data in items:
+            self._send(data)
             self._next += 1
         try:
             self.stream.flush()

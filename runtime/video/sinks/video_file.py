@@ -174,14 +174,16 @@ class VideoFileSink(Sink):
         self._packets += 1
         container.mux(packet)
 
-    def write(self, frames: np.ndarray) -> None:
-        for rgb in frames:
+    def prepare(self, frames: np.ndarray) -> list[Any]:
+        return [self._convert(rgb) for rgb in frames]
+
+    def write_prepared(self, items: list[Any]) -> None:
+        for frame in items:
             i = self._next
             if self._container is not None and i % self.segment_frames == 0:
                 self._close_segment()
             if self._container is None:
                 self._open_segment(i)
-            frame = self._convert(rgb)
             frame.pts = self._seg_count
             for packet in self._stream.encode(frame):
                 self._mux(self._container, packet)
