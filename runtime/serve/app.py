@@ -142,7 +142,7 @@ def create_app(
         model: str | None,
         request: Request,
         job_for: Callable[[ImageGenerator], FrameRequest],
-        respond: Callable[[str, np.ndarray], Response],
+        respond: Callable[[str, FrameRequest, np.ndarray], Response],
     ) -> Response:
         """The path every image request takes: model, job (its input errors are 422s), a
         place in the model's batches, encoding; counted and timed per model and status."""
@@ -158,7 +158,7 @@ def create_app(
                 raise HTTPException(422, str(e)) from None
             frames = await _wait_for_frames(batchers[name], request, job, config)
             encode_start = time.perf_counter()
-            response = respond(name, frames)
+            response = respond(name, job, frames)
             metrics.stage_seconds.labels(name, "encode").observe(time.perf_counter() - encode_start)
             status = response.status_code
             return response
@@ -172,23 +172,20 @@ def create_app(
     @app.post("/v1/generate", dependencies=[Depends(authorize)], response_model=None)
     async def generate(body: GenerateRequest, request: Request) -> Response:
         seeds = body.seed_list()
-        classes: list[int] | None = None
 
         def job_for(gen: ImageGenerator) -> FrameRequest:
-            nonlocal classes
             post = _checked_post(gen, body.post, body.format)
             classes = gen.resolve_classes(body.class_, seeds)
             z = latents_for_seeds(seeds, gen.card.latent_dim, body.truncation)
             class_ids = None if classes is None else np.asarray(classes, dtype=np.int64)
             return FrameRequest(z, class_ids, post)
 
+        def respond(name: str, job: FrameRequest, frames: np.ndarray) -> Response:
+            classes = None if job.classes is None else [int(c) for c in job.classes]
+            return _respond(name, frames, seeds, classes, body, wants_json)
+
         wants_json = "application/json" in request.headers.get("accept", "")
-        return await answer(
-            body.model,
-            request,
-            job_for,
-            lambda name, frames: _respond(name, frames, seeds, classes, body, wants_json),
-        )
+        return await answer(body.model, request, job_for, respond)
 
     @app.post("/v1/walk", dependencies=[Depends(authorize)], response_model=WalkResponse)
     async def walk(body: WalkRequest, request: Request) -> Response:
@@ -198,7 +195,7 @@ def create_app(
             post = _checked_post(gen, body.post, body.format)
             return walk_request(gen, body, post)
 
-        def respond(name: str, frames: np.ndarray) -> Response:
+        def respond(name: str, _: FrameRequest, frames: np.ndarray) -> Response:
             content_type = CONTENT_TYPES[body.format]
             listed = [
                 WalkFrame(
