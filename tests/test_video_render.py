@@ -179,6 +179,8 @@ def test_resume_with_other_settings_is_refused(tiny_rgb: TinyGenerator, tmp_path
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["-o", "/proc/x.mov", "--size", "16x12"], "cannot write"),  # unwritable even for root
+        (["-o", "/proc/shot.%04d.png"], "cannot write"),
         (["-o", "x.mp4", "--codec", "vp9"], "unknown codec"),
         (["-o", "x.mp4"], "divisible by 2"),  # the tiny model is 5x6
         (["-o", "x.%04d"], "bad frame pattern"),

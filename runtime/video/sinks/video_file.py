@@ -86,7 +86,10 @@ class VideoFileSink(Sink):
         self._size = (width, height)
         self._first = first_index
         self._next = first_index
-        self.parts.mkdir(parents=True, exist_ok=True)
+        try:
+            self.parts.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ImggenError(f"cannot write beside {self.path}: {e.strerror}") from None
 
     def restore(self, state: dict[str, Any], next_index: int) -> None:
         """Keep the closed segments the record lists; anything else in the folder is a segment
@@ -114,7 +117,10 @@ class VideoFileSink(Sink):
         av = self.av
         name = f"{first:09d}{self.path.suffix}"
         tmp = self.parts / (TEMP_PREFIX + name)
-        container = av.open(str(tmp), "w")
+        try:
+            container = av.open(str(tmp), "w")
+        except (OSError, av.FFmpegError) as e:
+            raise ImggenError(f"cannot write {tmp}: {e}") from None
         stream = container.add_stream(self.spec.encoder, rate=self.fps, options=self.options)
         stream.width, stream.height = self._size
         stream.pix_fmt = self.spec.pix_fmt
