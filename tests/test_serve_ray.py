@@ -154,6 +154,7 @@ def test_scaling_flags_make_a_config_ray_accepts() -> None:
     deployment = serve.deployment(**options)(serve.ingress()(ImggenReplica))
     assert deployment.ray_actor_options == {"num_cpus": 0.5}
     assert deployment.max_ongoing_requests == 64  # room for two full batches to wait
+    assert deployment.max_queued_requests == 16
     fixed = serve.deployment(**Scaling(replicas=3).deployment_options(config))(ImggenReplica)
     assert fixed.num_replicas == 3
 

@@ -82,6 +82,9 @@ class Scaling:
             # Requests waiting in @serve.batch count as ongoing: the limit must let a batch
             # fill. Images per replica are bounded by the frame source (429), like one box.
             "max_ongoing_requests": max(config.max_queue, 2 * config.max_batch),
+            # Past this many requests waiting in a proxy for a free replica, Ray answers 503:
+            # the cluster's queue is bounded too, not only each replica's.
+            "max_queued_requests": config.max_queue,
             "graceful_shutdown_timeout_s": config.timeout_s,
         }
         if self.replicas is not None:
