@@ -189,6 +189,7 @@ def test_resume_with_other_settings_is_refused(tiny_rgb: TinyGenerator, tmp_path
         (["-o", "-", "--resume"], "--resume needs a file output"),
         (["-o", "x.mov", "--classes", "1,2"], "not class-conditional"),
         (["-o", "x.mov", "--size", "100"], "WIDTHxHEIGHT"),
+        (["-o", "x.mov", "--batch-size", "0"], "--batch-size"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(

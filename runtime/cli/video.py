@@ -131,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     from ..video.sinks.colour import Colour
     from ..video.sinks.factory import SinkOptions, open_sink
 
+    if args.batch_size < 1:
+        raise ImggenError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.loop is not None and args.loop_back:
+        raise ImggenError("--loop-back applies to keyframe walks; a --loop has no seam to close")
     fps = parse_fps(args.fps)
     realtime = parse_fps(args.realtime) if args.realtime else None
     size = parse_size(args.size) if args.size else None
