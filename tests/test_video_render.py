@@ -112,11 +112,21 @@ def test_crash_loses_only_the_open_segment(tiny_rgb: TinyGenerator, tmp_path: Pa
     np.testing.assert_array_equal(decoded(cut), decoded(full))
 
 
-def test_slices_add_up_to_the_whole_render(tiny_rgb: TinyGenerator, tmp_path: Path) -> None:
+def test_slices_rendered_at_once_add_up_to_the_whole_render(
+    tiny_rgb: TinyGenerator, tmp_path: Path
+) -> None:
     run("-m", tiny_rgb.path, *WALK, "-o", tmp_path / "full" / "f.%04d.png")
-    for part in ("0:17", "17:30", "30:"):
-        run("-m", tiny_rgb.path, *WALK, "--frames", part, "-o", tmp_path / "parts" / "f.%04d.png")
+    out = tmp_path / "parts" / "f.%04d.png"
+    slices = [
+        subprocess.Popen(
+            cli("-m", tiny_rgb.path, *WALK, "--frames", part, "-o", out, "--no-progress"),
+            stdout=subprocess.DEVNULL,
+        )
+        for part in ("0:17", "17:30", "30:")
+    ]  # like three machines sharing one folder
+    assert [p.wait(timeout=120) for p in slices] == [0, 0, 0]
     assert sequence(tmp_path / "parts") == sequence(tmp_path / "full")
+    assert not list((tmp_path / "parts").glob(".*"))  # each slice removed its own record
 
 
 @needs_ffmpeg

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -157,6 +158,12 @@ def run(args: argparse.Namespace) -> int:
     with load(args.model, backend=args.backend, threads=args.threads) as gen:
         walk = build_walk(args, gen, fps)
         first, stop = parse_frames(args.frames, walk.length) if args.frames else (0, walk.length)
+        if opened.record_path is not None and (first, stop) != (0, walk.length):
+            # Slices of one sequence may render at once into one shared folder: one record each.
+            name = opened.record_path.name.replace(
+                ".progress.json", f".{first}-{stop}.progress.json"
+            )
+            opened = dataclasses.replace(opened, record_path=opened.record_path.with_name(name))
         maker = FrameMaker(gen, walk, size, post, args.fit)
         if maker.has_alpha and not opened.sink.supports_alpha:
             raise ImggenError(
