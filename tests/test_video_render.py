@@ -164,6 +164,25 @@ def test_ffmpeg_reads_our_y4m_stdout(tiny_rgb: TinyGenerator, tmp_path: Path) ->
     assert np.abs(theirs - ours).mean() < 1.5  # the BT.709 limited-range round trip
 
 
+def peak_rss_mb(frames_per_seed: int) -> float:
+    """Peak RSS of a render of 2 * frames_per_seed + 1 frames at 256x256 into a pipe."""
+    code = (
+        "import resource, subprocess, sys; "
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
+    )
+    args = ["--seeds", "1,2,3", "--frames-per-seed", str(frames_per_seed), "--size", "256x256"]
+    render = cli(*args, "-o", "-", "--no-progress", "--backend", "ort")
+    done = subprocess.run([sys.executable, "-c", code, *render], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout)
+
+
+def test_memory_stays_flat_however_long_the_render() -> None:
+    short, long = peak_rss_mb(30), peak_rss_mb(600)  # 61 vs 1201 frames of 192 KiB
+    assert long - short < 60, (short, long)  # keeping the frames would add 220 MiB
+
+
 def test_realtime_reports_pacing(tiny_rgb: TinyGenerator) -> None:
     done = run("-m", tiny_rgb.path, *WALK, "-o", "-", "--realtime", "50", "--json")
     summary = json.loads(done.stderr.decode().strip().splitlines()[-1])

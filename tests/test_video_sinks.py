@@ -124,6 +124,7 @@ def raw_yuv(path: Path) -> tuple[np.ndarray, Any]:
         (Colour("bt709", "limited"), (63, 102, 240)),
         (Colour("bt601", "limited"), (81, 90, 240)),
         (Colour("bt709", "full"), (54, 98, 255)),
+        (Colour("bt2020", "limited"), (74, 97, 240)),
     ],
 )
 def test_solid_red_encodes_with_the_matrix_asked_for(
