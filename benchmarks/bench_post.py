@@ -315,9 +315,13 @@ def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines += [
         "",
-        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, OpenCV "
+        "Max diff: the largest difference from imggen-rt's output in 8-bit levels. The peers",
+        "round to 8 bits after every step (imggen-rt once, at the end of the fused pass), and",
+        "OpenCV's gray for saturation is BT.601 luma where imggen-rt uses BT.709.",
+        "",
+        f"Machine: {m.get('cpu', '?')}, {m.get('usable_cpus', '?')} usable CPUs, OpenCV "
         f"{m['opencv']} ({m['opencv_threads']} threads), extension OpenMP threads "
-        f"{m['ext_openmp_threads']}, load {m['load_average_1min_at_end']} at the end.",
+        f"{m['ext_openmp_threads']}, 1-min load {m['load_average_1min_at_end']} at the end.",
         "",
         "Reproduce: `python benchmarks/bench_post.py`.",
     ]
@@ -348,8 +352,9 @@ def main() -> None:
     )
     p.add_argument("--reps", type=int, default=15)
     p.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument("--from-json", type=Path, help="redraw the markdown and plot from a report")
     args = p.parse_args()
-    report = run(args.reps)
+    report = run(args.reps) if args.from_json is None else json.loads(args.from_json.read_text())
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "post.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out_dir / "post.md").write_text(markdown(report))
