@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -105,6 +106,16 @@ def test_bad_requests_are_4xx_with_a_message(tiny_conditional: TinyGenerator) ->
         assert not_json.status_code == 422
         huge = httpx.post(f"{url}/v1/generate", content=b"x" * 70_000)
         assert huge.status_code == 413
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+            for _ in range(20):
+                yield b" " * 4096
+
+        chunked = httpx.post(
+            f"{url}/v1/generate", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert chunked.status_code == 413, chunked.text
+        assert "body larger than" in chunked.json()["detail"]
         # the unknown class is refused inside the handler (pydantic's 422s never reach it)
         assert metric(url, 'imggen_requests_total{model="tiny_cond",status="422"}') == 1
 

@@ -20,7 +20,7 @@ import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ImggenError
 from ..generator import ImageGenerator
@@ -44,6 +44,9 @@ from .source import FrameRequest, FrameSource, QueueFull, ShuttingDown
 from .walk import walk_request
 
 MAX_BODY_BYTES = 64 * 1024
+# Encoding up to this many output pixels runs on the event loop (a thread hop costs more);
+# beyond it, in a worker thread so one large answer does not stall every other request.
+ENCODE_INLINE_PIXELS = 256 * 256
 
 
 @dataclass(frozen=True)
@@ -137,10 +140,15 @@ def create_app(
         request: Request,
         job_for: Callable[[ImageGenerator], FrameRequest],
         respond: Callable[[str, FrameRequest, np.ndarray], Response],
+        size: int | None,
     ) -> Response:
         """The path every image request takes: model, job (its input errors are 422s), a
         place in the model's batches, encoding; counted and timed per model and status."""
         started = time.perf_counter()
+
+        def out_pixels(frames: np.ndarray) -> int:
+            return size * size if size else int(frames.shape[1] * frames.shape[2])
+
         name = model or next(iter(generators))
         if name not in generators:
             raise HTTPException(404, f"unknown model {name!r}; see GET /v1/models")
@@ -152,7 +160,12 @@ def create_app(
                 raise HTTPException(422, str(e)) from None
             frames = await _wait_for_frames(batchers[name], request, job, config)
             encode_start = time.perf_counter()
-            response = respond(name, job, frames)
+            if len(frames) * out_pixels(frames) > ENCODE_INLINE_PIXELS:
+                # Many or large images: encoding them would stall every other request and the
+                # batcher's timers, so it goes to a worker thread (cv2 releases the GIL).
+                response = await asyncio.to_thread(respond, name, job, frames)
+            else:  # one small image: cheaper inline than a thread hop
+                response = respond(name, job, frames)
             metrics.stage_seconds.labels(name, "encode").observe(time.perf_counter() - encode_start)
             status = response.status_code
             return response
@@ -179,7 +192,7 @@ def create_app(
             return _respond(name, frames, seeds, classes, body, wants_json)
 
         wants_json = "application/json" in request.headers.get("accept", "")
-        return await answer(body.model, request, job_for, respond)
+        return await answer(body.model, request, job_for, respond, body.size)
 
     @app.post("/v1/walk", dependencies=[Depends(authorize)], response_model=WalkResponse)
     async def walk(body: WalkRequest, request: Request) -> Response:
@@ -201,7 +214,7 @@ def create_app(
             ]
             return JSONResponse(WalkResponse(model=name, frames=listed).model_dump())
 
-        return await answer(body.model, request, job_for, respond)
+        return await answer(body.model, request, job_for, respond, body.size)
 
     return app
 
@@ -279,12 +292,37 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.limit):
-                refusal = JSONResponse({"detail": f"body larger than {self.limit} bytes"}, 413)
-                await refusal(scope, receive, send)
-                return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = JSONResponse({"detail": f"body larger than {self.limit} bytes"}, 413)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await refusal(scope, receive, send)
+            return
+        if length is None:
+            # A chunked body has no Content-Length: read it here (it may be at most `limit`
+            # bytes, so buffering is cheap), refuse it past the limit, else replay it.
+            messages: list[Message] = []
+            received = 0
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":
+                    break
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    await refusal(scope, receive, send)
+                    return
+                if not message.get("more_body", False):
+                    break
+            replay = iter(messages)
+
+            async def replayed() -> Message:
+                return next(replay, None) or await receive()
+
+            await self.app(scope, replayed, send)
+            return
         await self.app(scope, receive, send)
 
 

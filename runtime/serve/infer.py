@@ -35,6 +35,15 @@ def frames_for_requests(
             stop = start + len(requests[i])
             answers[i] = frames[start:stop]
             start = stop
+    return all_answered(answers)
+
+
+def all_answered(answers: list[np.ndarray | None]) -> list[np.ndarray]:
+    """The answers in request order; every request belongs to exactly one group, so a gap is
+    a bug, and dropping it would hand the next request's frames to the wrong client."""
+    missing = [i for i, a in enumerate(answers) if a is None]
+    if missing:
+        raise RuntimeError(f"no frames were made for requests {missing}")
     return [a for a in answers if a is not None]
 
 

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from ..errors import ImggenError
 from ..generator import ImageGenerator, default_model_path, load
 from .app import ServeConfig, create_app, model_name, read_token
-from .infer import frames_for_requests
+from .infer import all_answered, frames_for_requests
 from .metrics import ServerMetrics
 from .source import FrameRequest, FrameSource, QueueFull, ShuttingDown
 
@@ -210,7 +210,7 @@ class ImggenReplica:
                 self.metrics.batch_images.labels(name).observe(len(members))
             for i, frame in zip(members, frames, strict=True):
                 answers[i] = frame
-        return [a for a in answers if a is not None]
+        return all_answered(answers)
 
 
 def deployment(models: list[Path], backend: str, config: ServeConfig, scaling: Scaling) -> Any:
@@ -279,17 +279,24 @@ def run(
     import ray
 
     serve = import_serve()
-    if address is None:
-        # address="local": always a new cluster of our own, never one found on the machine
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False)
-    else:
-        ray.init(address=address)
+    try:
+        if address is None:
+            # address="local": always a new cluster of our own, never one found on the machine
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False)
+        else:
+            ray.init(address=address)
+    except Exception as e:  # ConnectionError, RuntimeError, ...: Ray's types vary by version
+        where = "a local Ray cluster" if address is None else f"the Ray cluster at {address}"
+        raise ImggenError(f"cannot start {where}: {_first_line(e)}") from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        serve.start(http_options={"host": host, "port": port})
-        serve.run(application, name=APP_NAME, route_prefix="/")
+        try:
+            serve.start(http_options={"host": host, "port": port})
+            serve.run(application, name=APP_NAME, route_prefix="/")
+        except Exception as e:  # a port in use, a replica that fails to start (bad backend)
+            raise ImggenError(f"Ray Serve could not start the app: {_first_line(e)}") from None
         print(f"imggen-rt: serving on Ray at http://{host}:{port}", flush=True)
         stop.wait()
     finally:
@@ -298,3 +305,9 @@ def run(
         else:
             serve.delete(APP_NAME)
         ray.shutdown()
+
+
+def _first_line(error: BaseException) -> str:
+    """Ray's errors carry remote tracebacks; the first non-empty line says what went wrong."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
