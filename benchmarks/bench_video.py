@@ -7,8 +7,9 @@ them alike:
 - make only:   walk -> inference -> resize -> RGB frames, nothing encoded;
 - encode only: the same frames, made beforehand and cycled, through the sink (conversion to
                YUV with the BT.709 matrix, encoder, segment join);
-- sequential:  the render loop making then encoding batch after batch on one thread;
-- pipelined:   the render loop with making on a worker thread, bounded queue, as the CLI does.
+- sequential:  the render loop making, converting and encoding batch after batch on one thread;
+- pipelined:   the render loop as the CLI runs it: three stages on threads joined by bounded
+               queues (make frames, the sink's YUV conversion, the encoder).
 
 Goal: pipelined >= 90% of the slower of make-only and encode-only. Writes
 <out-dir>/video.json and video.md.
@@ -40,13 +41,12 @@ from imggen_rt.video.walks import NoiseLoop
 GOAL = 0.90
 FPS = Fraction(24000, 1001)
 BATCH = 8
-CASES_ALL = [  # (size, codec, suffix, frames per measurement)
+CASES = [  # (size, codec, suffix, frames per measurement)
     ((256, 256), "h264", ".mp4", 240),
     ((256, 256), "prores", ".mov", 240),
     ((1920, 1080), "h264", ".mp4", 48),
     ((1920, 1080), "prores", ".mov", 24),
 ]
-CASES = CASES_ALL
 
 
 def sink_for(folder: Path, codec: str, suffix: str) -> VideoFileSink:

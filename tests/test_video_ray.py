@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,38 @@ def test_ray_render_over_two_workers_equals_the_local_render(
     assert len(frames) == 37
     np.testing.assert_array_equal(frames, decoded(local))
     assert len({f.tobytes() for f in frames}) > 30  # a walk, not one frame repeated
+
+
+@pytest.mark.parametrize("kind", ["task", "actor_init"])
+def test_a_failing_worker_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """A worker's exception (a LUT missing on that machine) arrives as the worker's message, not
+    as Ray's remote traceback. No cluster: the pool is a stand-in that raises what Ray raises."""
+    import ray
+    import ray.util
+    from ray.exceptions import ActorDiedError, RayTaskError
+
+    from imggen_rt.errors import ImggenError
+    from imggen_rt.video.ray_split import RaySplit
+
+    remote_tb = (
+        "ray::_Worker.__init__() (pid=7, ip=10.0.0.2)\n"
+        '  File "post.py", line 40, in load_lut\n'
+        "imggen_rt.errors.ImggenError: cannot read LUT /luts/show.cube: No such file"
+    )
+    task_error = RayTaskError("_Worker.make", remote_tb, ImggenError("cannot read LUT x.cube"))
+    raised = task_error.as_instanceof_cause() if kind == "task" else ActorDiedError(task_error)
+
+    class FailingPool:
+        def __init__(self, actors: list[object]) -> None:
+            pass
+
+        def map(self, fn: object, chunks: list[list[int]]) -> Iterator[np.ndarray]:
+            raise raised
+            yield  # a generator, like ActorPool.map
+
+    monkeypatch.setattr(ray.util, "ActorPool", FailingPool)
+    split = RaySplit.__new__(RaySplit)
+    split.ray, split.chunk, split.actors = ray, 4, []
+    with pytest.raises(ImggenError, match="a Ray worker failed: cannot read LUT") as e:
+        list(split(0, 8))
+    assert "\n" not in str(e.value) and "Traceback" not in str(e.value)

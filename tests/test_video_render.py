@@ -4,6 +4,7 @@ real interrupts (SIGINT, SIGKILL) and resumes that must equal an uninterrupted r
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import signal
 import subprocess
@@ -107,8 +108,9 @@ def test_crash_loses_only_the_open_segment(tiny_rgb: TinyGenerator, tmp_path: Pa
     progress = tmp_path / "cut.mkv.progress.json"
     rc = start_and_stop([*common, "-o", cut, "--realtime", "40"], progress, 16, signal.SIGKILL)
     assert rc == -signal.SIGKILL
-    assert record(progress)["next"] % 8 == 0
-    run(*common, "-o", cut, "--resume")
+    done = record(progress)["next"]
+    out = run(*common, "-o", cut, "--resume").stdout.decode()
+    assert f"resumed at frame {done}" in out  # from the durable frontier, not from scratch
     np.testing.assert_array_equal(decoded(cut), decoded(full))
 
 
@@ -127,6 +129,34 @@ def test_slices_rendered_at_once_add_up_to_the_whole_render(
     assert [p.wait(timeout=120) for p in slices] == [0, 0, 0]
     assert sequence(tmp_path / "parts") == sequence(tmp_path / "full")
     assert not list((tmp_path / "parts").glob(".*"))  # each slice removed its own record
+
+
+def test_slices_of_one_video_file_need_their_own_output(
+    tiny_rgb: TinyGenerator, tmp_path: Path
+) -> None:
+    (tmp_path / "out.mkv.0-20.parts").mkdir()  # slice 0:20 of out.mkv is unfinished
+    args = ["-m", tiny_rgb.path, *WALK, "--size", "16x12", "--frames", "20:", "-o"]
+    done = run(*args, tmp_path / "out.mkv", check=False)
+    err = done.stderr.decode()
+    assert done.returncode == 2 and err.count("\n") == 1 and "its own -o" in err, err
+    assert not (tmp_path / "out.mkv").exists()
+    run(*args, tmp_path / "b.mkv")  # its own -o: fine
+    assert len(decoded(tmp_path / "b.mkv")) == 21
+
+
+def test_a_reader_that_stops_early_gets_one_line_and_no_traceback(
+    tiny_rgb: TinyGenerator,
+) -> None:
+    # 41 frames of 64x64 RGB (500 KB) do not fit in the pipe once `head` has gone
+    render = shlex.join(cli("-m", tiny_rgb.path, *WALK, "--size", "64x64", "-o", "-"))
+    done = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {render} --no-progress | head -c 1000 >/dev/null"],
+        capture_output=True,
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert err.startswith("imggen-rt: error: the reader closed the pipe") and err.count("\n") == 1
+    assert "Traceback" not in err and "Exception ignored" not in err
 
 
 @needs_ffmpeg
@@ -188,6 +218,8 @@ def test_realtime_reports_pacing(tiny_rgb: TinyGenerator) -> None:
     summary = json.loads(done.stderr.decode().strip().splitlines()[-1])
     rt = summary["realtime"]
     assert rt["frames_out"] + rt["dropped"] == 41
+    assert summary["frames_written"] == rt["frames_out"]  # dropped frames were not written
+    assert summary["frames_dropped"] == rt["dropped"]
     assert len(done.stdout) == rt["frames_out"] * 6 * 5 * 3  # the tiny model is 5x6
     assert 15 < rt["interval_ms_p50"] < 25  # 50 fps = 20 ms
     assert rt["interval_ms_p99"] >= rt["interval_ms_p50"]

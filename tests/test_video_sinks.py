@@ -119,16 +119,20 @@ def raw_yuv(path: Path) -> tuple[np.ndarray, Any]:
 
 
 @pytest.mark.parametrize(
-    ("colour", "expected"),
+    ("colour", "expected", "tags"),
     [
-        (Colour("bt709", "limited"), (63, 102, 240)),
-        (Colour("bt601", "limited"), (81, 90, 240)),
-        (Colour("bt709", "full"), (54, 98, 255)),
-        (Colour("bt2020", "limited"), (74, 97, 240)),
+        # primaries and transfer stay BT.709 (what the pixels are); only the matrix changes
+        (Colour("bt709", "limited"), (63, 102, 240), (1, 1, 1, 1)),
+        (Colour("bt601", "limited"), (81, 90, 240), (1, 1, 6, 1)),
+        (Colour("bt709", "full"), (54, 98, 255), (1, 1, 1, 2)),
+        (Colour("bt2020", "limited"), (74, 97, 240), (1, 1, 9, 1)),
     ],
 )
 def test_solid_red_encodes_with_the_matrix_asked_for(
-    tmp_path: Path, colour: Colour, expected: tuple[int, int, int]
+    tmp_path: Path,
+    colour: Colour,
+    expected: tuple[int, int, int],
+    tags: tuple[int, int, int, int],
 ) -> None:
     red = np.zeros((4, 64, 64, 3), np.uint8)
     red[..., 0] = 255
@@ -136,10 +140,10 @@ def test_solid_red_encodes_with_the_matrix_asked_for(
     write_video(path, "h264", red, colour=colour, quality=0)
     yuv, frame = raw_yuv(path)
     assert np.all(np.abs(yuv.astype(int) - expected) <= 1), yuv
-    assert (frame.colorspace, frame.color_range) == colour.tags[2:]
+    assert (frame.colorspace, frame.color_range) == tags[2:]
     with av.open(str(path)) as c:
         ctx = c.streams.video[0].codec_context
-        assert (ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range) == colour.tags
+        assert (ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range) == tags
 
 
 def test_prores_carries_the_tags_from_the_frames(tmp_path: Path) -> None:
@@ -147,7 +151,7 @@ def test_prores_carries_the_tags_from_the_frames(tmp_path: Path) -> None:
     write_video(path, "prores", smooth_frames(2), colour=Colour("bt601", "limited"))
     with av.open(str(path)) as c:
         ctx = c.streams.video[0].codec_context
-        assert (ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range) == (6, 6, 6, 1)
+        assert (ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range) == (1, 1, 6, 1)
 
 
 def write_sequence(folder: Path, pattern: str, frames: np.ndarray, **kw: Any) -> ImageSequenceSink:
@@ -261,3 +265,18 @@ def test_output_under_a_file_is_refused(tmp_path: Path, out: str) -> None:
     (tmp_path / "plain").write_text("not a folder")
     with pytest.raises(ImggenError, match="is not a folder"):
         open_sink(str(tmp_path / "plain" / out), SinkOptions())
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_while_encoding_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "full.mkv"
+    sink = VideoFileSink(path, CODECS["ffv1"], NTSC, Colour(), segment_frames=4)
+    sink.start(64, 48, 0)
+    # the first segment's temporary file is /dev/full: every write fails with ENOSPC
+    (tmp_path / "full.mkv.parts" / ".tmp-000000000.mkv").symlink_to("/dev/full")
+    frames = np.random.default_rng(8).integers(0, 256, (8, 48, 64, 3), dtype=np.uint8)
+    with pytest.raises(ImggenError, match="No space left") as e:
+        sink.write(frames[:4])
+        sink.write(frames[4:])
+        sink.finish(True)
+    assert "\n" not in str(e.value)

@@ -52,19 +52,29 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("-o", "--out", required=True, help="out.mov | out.mp4 | shot.%%06d.png | -")
     p.add_argument("--codec", help=f"video codec: {', '.join(CODECS)} (default by container)")
     p.add_argument("--quality", type=int, help="CRF for h264/hevc (lower = better; 18/20)")
-    p.add_argument("--colorspace", choices=COLORSPACES, default="bt709")
+    p.add_argument(
+        "--colorspace",
+        choices=COLORSPACES,
+        default="bt709",
+        help="YUV matrix (matrix only: primaries and transfer are BT.709, what the pixels are)",
+    )
     p.add_argument("--range", dest="range_", choices=RANGES, default="limited")
     p.add_argument("--start-number", type=int, help="first file number of a sequence (1001)")
     p.add_argument("--bit-depth", type=int, default=8, help="PNG/TIFF bit depth: 8 or 16")
     p.add_argument("--pipe-format", choices=("raw", "y4m"), default="raw", help="for -o -")
     p.add_argument("--y4m-chroma", choices=("444", "420"), default="444")
-    p.add_argument("--frames", metavar="A:B", help="render only frames A..B-1 of the walk")
+    p.add_argument(
+        "--frames",
+        metavar="A:B",
+        help="render only frames A..B-1 of the walk; slices of an image sequence can share a "
+        "folder, but each slice of a video file needs its own -o",
+    )
     p.add_argument("--resume", action="store_true", help="continue a stopped render")
     p.add_argument("--realtime", metavar="FPS", help="pace output to FPS and report misses")
     p.add_argument(
         "--segment-frames",
         type=int,
-        help="video files are closed every N frames (240): the most a crash can lose",
+        help="video files are closed every N frames (240): the most a killed render loses",
     )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--queue", type=int, default=2, help="batches each stage runs ahead")
@@ -164,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
                 ".progress.json", f".{first}-{stop}.progress.json"
             )
             opened = dataclasses.replace(opened, record_path=opened.record_path.with_name(name))
+            opened.sink.use_slice(first, stop)  # a video file's segments: one folder a slice
         maker = FrameMaker(gen, walk, size, post, args.fit)
         if maker.has_alpha and not opened.sink.supports_alpha:
             raise ImggenError(
@@ -209,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
         "frames": [result.first, result.stop],
         "resumed_from": result.resumed_from,
         "frames_written": result.frames_written,
+        "frames_dropped": result.frames_dropped,
         "seconds": round(result.seconds, 3),
         "fps": round(result.fps, 2),
         "size": list(frame_size),

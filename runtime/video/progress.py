@@ -1,7 +1,8 @@
 """The progress record: what a stopped render finished, so `--resume` can carry on.
 
 It lives beside the output (`out.mov.progress.json`, or in the image folder), is replaced
-atomically each time more frames become durable, and carries a fingerprint of everything that
+atomically each time more frames become durable (renamed, not fsynced: it survives a killed
+process, not a power loss), and carries a fingerprint of everything that
 decides the pixels (model bytes, walk, size, codec settings). A resume with different settings is
 refused rather than stitching two different renders together.
 """
@@ -53,9 +54,15 @@ def load(path: Path) -> ProgressRecord | None:
         return None
     try:
         raw = json.loads(path.read_text())
+        if not isinstance(raw, dict):
+            raise ImggenError(
+                f"{path} is not an imggen-rt progress record; delete it to start over"
+            )
         if raw.get("version") != RECORD_VERSION:
             raise ValueError
         return ProgressRecord(**raw)
+    except ImggenError:
+        raise
     except (ValueError, TypeError):
         raise ImggenError(
             f"progress record {path} is unreadable; delete it to start over"

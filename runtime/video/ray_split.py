@@ -11,6 +11,7 @@ object store, so workers on other machines need the package installed but not th
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +56,21 @@ class _Worker:
 
     def make(self, indices: list[int]) -> np.ndarray:
         return self.maker.make(indices)
+
+
+def worker_failure(error: BaseException) -> str:
+    """One line saying why a Ray task or actor failed: the worker's own exception message.
+
+    A failed task carries its exception as `cause`; an actor whose constructor raised only has
+    the remote traceback as text, whose last line is `module.ErrorType: message`."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, BaseException) and str(cause).strip():
+        text = str(cause)
+    else:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        text = lines[-1] if lines else type(error).__name__
+        text = re.sub(r"^[\w.]+(Error|Exception|Exit|Interrupt): ", "", text)
+    return text.strip().splitlines()[0]
 
 
 class RaySplit:
@@ -114,7 +130,11 @@ class RaySplit:
         chunks = [
             list(range(lo, min(stop, lo + self.chunk))) for lo in range(start, stop, self.chunk)
         ]
-        yield from pool.map(lambda actor, idx: actor.make.remote(idx), chunks)
+        try:
+            yield from pool.map(lambda actor, idx: actor.make.remote(idx), chunks)
+        except self.ray.exceptions.RayError as e:
+            # e.g. a LUT of the post chain missing on a worker: its message, not Ray's traceback
+            raise ImggenError(f"a Ray worker failed: {worker_failure(e)}") from None
 
     def close(self) -> None:
         for actor in self.actors:

@@ -4,7 +4,10 @@ Frame making and the sink's per-frame preparation (YUV conversion, image compres
 on worker threads (stages.Prefetch) while this thread feeds the encoder, so the slowest stage
 sets the pace rather than the sum of them. Whatever stops the loop (the end, Ctrl-C, an error) the
 sink is closed cleanly and the progress record names the first frame that is not durable;
-`resume=True` starts there and the sink carries on from what the record kept.
+`resume=True` starts there and the sink carries on from what the record kept. A first Ctrl-C
+stops between two batches and keeps everything written; a hard stop (a second Ctrl-C, an error)
+can land between an encoder call and the sink's bookkeeping, so the sink first drops what it had
+not yet made durable (`Sink.abandon`) and only closed, counted work is kept.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ class RenderResult:
     first: int
     stop: int
     resumed_from: int | None
-    frames_written: int
+    frames_written: int  # frames that reached the sink (dropped ones are not written)
     seconds: float
     complete: bool
     realtime: dict[str, Any] | None = None
+    frames_dropped: int = 0  # late frames a realtime pipe skipped
 
     @property
     def fps(self) -> float:
@@ -98,6 +102,11 @@ def render(
         start, done = _resume_point(record_path, fingerprint, first, stop, sink)
         resumed_from = start
         if done:
+            # Everything is durable but the last run stopped before finishing the output (a
+            # stop after the last batch, a kill before the record went): finish it now.
+            sink.finish(True)
+            if record_path is not None:
+                record_path.unlink(missing_ok=True)
             return RenderResult(first, stop, start, 0, 0.0, True)
     record = progress.ProgressRecord(fingerprint, first, stop, start)
 
@@ -122,32 +131,41 @@ def render(
         prepared: Iterator[list[Any]] = iter(stages[0])
     else:
         prepared = (sink.prepare(b) for b in produced)
-    written, t0, complete = 0, time.perf_counter(), False
+    written = dropped = 0
+    t0, complete, hard_stop = time.perf_counter(), False, True
+    position = start  # the next frame to come from the source (written or dropped)
     durable = sink.committed()
     stop_request = _StopOnSignal()
     try:
         for items in prepared:
             if pacer is None:
                 sink.write_prepared(items)
+                written += len(items)
             else:
                 for item in items:
                     if pacer.admit():
                         sink.write_prepared([item])
                         pacer.sent()
-            written += len(items)
+                        written += 1
+                    else:
+                        dropped += 1
+            position += len(items)
             if on_frames is not None:
                 on_frames(len(items))
             if sink.committed() != durable:
                 durable = sink.committed()
                 save()
-            if stop_request.is_set():
-                break
+            if stop_request.is_set() and position < stop:
+                break  # a Ctrl-C during the last batch lets the render finish instead
         else:
             complete = True
+        hard_stop = False
     finally:
         stop_request.restore()
         for stage in stages:
             stage.close()
+        if hard_stop:
+            sink.abandon()
         sink.finish(complete)
         save(complete)
         if complete and record_path is not None:
@@ -163,6 +181,7 @@ def render(
         time.perf_counter() - t0,
         complete,
         pacer.stats.summary() if pacer is not None else None,
+        dropped,
     )
 
 
@@ -170,7 +189,8 @@ class _StopOnSignal:
     """Turns Ctrl-C and SIGTERM into a request to stop between two batches.
 
     An interrupt landing inside an encoder call could leave a frame half counted; stopping at a
-    batch boundary means the sink closes on whole frames. A second Ctrl-C stops at once.
+    batch boundary means the sink closes on whole frames. A second Ctrl-C stops at once, and
+    the render then abandons whatever the sink had not made durable.
     """
 
     def __init__(self) -> None:

@@ -44,6 +44,15 @@ class Sink:
         still playable (or consists of whole frames) up to `committed()`."""
         raise NotImplementedError
 
+    def use_slice(self, first: int, stop: int) -> None:
+        """This render is the slice [first, stop) of a longer walk: name whatever the sink keeps
+        beside its output (a video file's segment folder) by the slice."""
+
+    def abandon(self) -> None:
+        """A hard stop (a second Ctrl-C, an error) may have cut a write short: drop whatever is
+        not yet durable, so that `finish(False)` keeps only whole, counted work up to
+        `committed()`. Called before `finish`."""
+
     def state(self) -> dict[str, Any]:
         """What the progress record keeps so a resumed render can carry on."""
         return {}

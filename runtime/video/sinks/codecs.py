@@ -24,7 +24,6 @@ class CodecSpec:
     codec_tag: str | None = None
     quality_option: str | None = None  # the option `--quality` sets (CRF for x264/x265)
     default_quality: int | None = None
-    lossless: bool = False
     intra_only: bool = False
 
 
@@ -77,7 +76,6 @@ CODECS: dict[str, CodecSpec] = {
             (".mkv",),
             yuv=False,
             options={"level": "3", "slices": "4", "g": "1"},
-            lossless=True,
             intra_only=True,
         ),
         CodecSpec(
@@ -87,7 +85,6 @@ CODECS: dict[str, CodecSpec] = {
             (".mp4", ".mkv", ".mov"),
             yuv=False,
             options={"preset": "medium", "qp": "0"},
-            lossless=True,
         ),
     )
 }

@@ -2,8 +2,12 @@
 
 Handing RGB frames to an encoder lets FFmpeg pick the BT.601 matrix even on a stream tagged
 BT.709, so every conversion here names its matrix and range, and the same values are tagged on the
-codec context and on every frame (ProRes takes its tags from the frames). Frames are taken to be in
-the target primaries already: the generator has no notion of scene colour to convert from.
+codec context and on every frame (ProRes takes its tags from the frames).
+
+`--colorspace` picks the YUV matrix only. The pixels are sRGB/BT.709 display values and no gamut
+conversion is done, so every stream is tagged with BT.709 primaries and transfer whatever the
+matrix: tagging BT.2020 or SMPTE 170M primaries on BT.709 pixels would make players that honour
+the tags show wrong colours.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from typing import Any
 from ...errors import ImggenError
 
 # FFmpeg's AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace / AVColorRange values.
-_TAGS = {
-    "bt709": (1, 1, 1),
-    "bt601": (6, 6, 6),  # SMPTE 170M (NTSC-era BT.601)
-    "bt2020": (9, 14, 9),  # BT.2020 non-constant luminance, 10-bit transfer
+PRIMARIES_BT709 = 1
+TRANSFER_BT709 = 1
+_MATRIX = {
+    "bt709": 1,
+    "bt601": 6,  # SMPTE 170M (NTSC-era BT.601)
+    "bt2020": 9,  # BT.2020 non-constant luminance
 }
-COLORSPACES = tuple(_TAGS)
+COLORSPACES = tuple(_MATRIX)
 RANGES = ("limited", "full")
 
 
@@ -29,7 +35,7 @@ class Colour:
     range: str = "limited"
 
     def __post_init__(self) -> None:
-        if self.space not in _TAGS:
+        if self.space not in _MATRIX:
             raise ImggenError(
                 f"colorspace must be one of {', '.join(COLORSPACES)}, got {self.space!r}"
             )
@@ -38,9 +44,10 @@ class Colour:
 
     @property
     def tags(self) -> tuple[int, int, int, int]:
-        """(primaries, transfer, matrix, range) as FFmpeg's enum values."""
-        p, t, m = _TAGS[self.space]
-        return p, t, m, (1 if self.range == "limited" else 2)
+        """(primaries, transfer, matrix, range) as FFmpeg's enum values: the primaries and
+        transfer are always BT.709's (what the pixels are); only the matrix follows `space`."""
+        matrix = _MATRIX[self.space]
+        return PRIMARIES_BT709, TRANSFER_BT709, matrix, (1 if self.range == "limited" else 2)
 
     def reformat_args(self) -> dict[str, Any]:
         """`VideoFrame.reformat` arguments for this matrix and range (PyAV's enums)."""

@@ -30,7 +30,7 @@ def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
 
 class ImageSequenceSink(Sink):
     resumable = True
-    supports_alpha = True  # all but DPX; checked per format in `start`
+    supports_alpha = True  # all but DPX; set per format in `__init__`
 
     def __init__(self, pattern: FramePattern, start_number: int, bit_depth: int = 8) -> None:
         self.av = require_av()

@@ -8,7 +8,8 @@ messages therefore go to stderr.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, BinaryIO
+import os
+from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 
@@ -41,7 +42,18 @@ class PipeSink(Sink):
         try:
             self.stream.write(data)
         except BrokenPipeError:
-            raise ImggenError(f"the reader closed the pipe after {self._next} frames") from None
+            self._closed_by_reader()
+
+    def _closed_by_reader(self) -> NoReturn:
+        """Point the descriptor at /dev/null, so that the interpreter's last flush of stdout
+        at exit does not print "Exception ignored ... BrokenPipeError" after our one line."""
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self.stream.fileno())
+            finally:
+                os.close(devnull)
+        raise ImggenError(f"the reader closed the pipe after {self._next} frames") from None
 
     def prepare(self, frames: np.ndarray) -> list[Any]:
         return [self.frame_bytes(rgb) for rgb in frames]
@@ -53,7 +65,7 @@ class PipeSink(Sink):
         try:
             self.stream.flush()
         except BrokenPipeError:
-            raise ImggenError(f"the reader closed the pipe after {self._next} frames") from None
+            self._closed_by_reader()
 
     def committed(self) -> int:
         return self._next

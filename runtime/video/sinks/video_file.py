@@ -5,12 +5,20 @@ MP4 or MOV without its index is unreadable, so frames go into segment files unde
 `<output>.parts/` that are closed (index written) every `segment_frames` frames, on fixed frame
 boundaries, and the output is assembled from closed segments by copying packets, never by
 re-encoding. Ctrl-C closes the open segment early and still assembles a playable file; a hard
-crash loses at most the open segment. Because boundaries sit at fixed frame numbers, a resumed
-render is cut exactly like an uninterrupted one.
+stop (a second Ctrl-C, an error) discards the open segment, whose frame count may be one short of
+what the encoder took; a killed process loses at most the open segment. The progress record is not
+fsynced, so this holds for a killed process, not for a power loss. Because boundaries sit at fixed
+frame numbers, a resumed render is cut exactly like an uninterrupted one.
+
+A video file holds one `--frames` slice: the segments of a slice live in a folder named by the
+slice (`out.mov.0-100.parts`) and a render refuses to start while another slice or render of the
+same file has its folder there, so give each slice its own `-o`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import shutil
 from fractions import Fraction
@@ -54,7 +62,7 @@ class VideoFileSink(Sink):
         self.options = codec_options(spec, quality)
         self.segment_frames = segment_frames
         self.supports_alpha = spec.source_format == "rgba"
-        self.parts = path.with_name(path.name + ".parts")
+        self.parts = path.with_name(path.name + ".parts")  # a slice's: use_slice
         self.segments: list[dict[str, Any]] = []
         self._container: Any = None
         self._stream: Any = None
@@ -81,15 +89,36 @@ class VideoFileSink(Sink):
             "segment_frames": self.segment_frames,
         }
 
+    def use_slice(self, first: int, stop: int) -> None:
+        self.parts = self.path.with_name(f"{self.path.name}.{first}-{stop}.parts")
+
+    def _other_renders(self) -> list[Path]:
+        """Parts folders of other slices (or the whole render) of this output."""
+        pattern = glob.escape(str(self.path)) + ".*parts"
+        return sorted(
+            p for p in map(Path, glob.glob(pattern)) if p.is_dir() and p.name != self.parts.name
+        )
+
     def start(self, width: int, height: int, first_index: int) -> None:
         check_size(self.spec, width, height)
         self._size = (width, height)
         self._first = first_index
         self._next = first_index
+        existed = self.parts.is_dir()
         try:
             self.parts.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise ImggenError(f"cannot write beside {self.path}: {e.strerror}") from None
+        # Checked after making our own folder: two renders starting at once both see the other
+        # and both stop, rather than both going on to overwrite one file.
+        others = self._other_renders()
+        if others:
+            if not existed:
+                shutil.rmtree(self.parts, ignore_errors=True)
+            raise ImggenError(
+                f"{others[0].name} holds another unfinished render of {self.path.name}: finish "
+                "or delete it, or give each --frames slice of a video file its own -o"
+            )
 
     def restore(self, state: dict[str, Any], next_index: int) -> None:
         """Keep the closed segments the record lists; anything else in the folder is a segment
@@ -120,7 +149,7 @@ class VideoFileSink(Sink):
         try:
             container = av.open(str(tmp), "w")
         except (OSError, av.FFmpegError) as e:
-            raise ImggenError(f"cannot write {tmp}: {e}") from None
+            raise ImggenError(f"cannot write {tmp}: {_reason(e)}") from None
         stream = container.add_stream(self.spec.encoder, rate=self.fps, options=self.options)
         stream.width, stream.height = self._size
         stream.pix_fmt = self.spec.pix_fmt
@@ -159,16 +188,35 @@ class VideoFileSink(Sink):
             return
         container, stream = self._container, self._stream
         self._container = self._stream = None
-        for packet in stream.encode(None):
-            self._mux(container, packet)
-        container.close()
         name = f"{self._seg_first:09d}{self.path.suffix}"
         tmp = self.parts / (TEMP_PREFIX + name)
+        try:
+            for packet in stream.encode(None):
+                self._mux(container, packet)
+            container.close()
+        except (OSError, self.av.FFmpegError, ImggenError) as e:
+            _close_quietly(container)
+            tmp.unlink(missing_ok=True)
+            if isinstance(e, ImggenError):
+                raise
+            raise ImggenError(f"cannot write {self.path}: {_reason(e)}") from None
         if self._seg_count == 0:
             tmp.unlink()
             return
         os.replace(tmp, self.parts / name)
         self.segments.append({"first": self._seg_first, "count": self._seg_count, "file": name})
+
+    def abandon(self) -> None:
+        """Drop the open segment: a hard stop may have landed between an encoder call and the
+        frame count, so its count cannot be trusted. Resume re-renders it from its first frame."""
+        container = self._container
+        self._container = self._stream = None
+        if container is not None:
+            _close_quietly(container)
+        (self.parts / f"{TEMP_PREFIX}{self._seg_first:09d}{self.path.suffix}").unlink(
+            missing_ok=True
+        )
+        self._next = self.committed()
 
     def _mux(self, container: Any, packet: Any) -> None:
         if packet.size == 0:
@@ -178,7 +226,10 @@ class VideoFileSink(Sink):
         if not self.spec.intra_only:
             packet.dts = self._packets - REORDER_SLACK
         self._packets += 1
-        container.mux(packet)
+        try:
+            container.mux(packet)
+        except (OSError, self.av.FFmpegError) as e:
+            raise ImggenError(f"cannot write {self.path}: {_reason(e)}") from None
 
     def prepare(self, frames: np.ndarray) -> list[Any]:
         return [self._convert(rgb) for rgb in frames]
@@ -191,7 +242,11 @@ class VideoFileSink(Sink):
             if self._container is None:
                 self._open_segment(i)
             frame.pts = self._seg_count
-            for packet in self._stream.encode(frame):
+            try:
+                packets = self._stream.encode(frame)
+            except (OSError, self.av.FFmpegError) as e:
+                raise ImggenError(f"the {self.spec.encoder} encoder failed: {_reason(e)}") from None
+            for packet in packets:
                 self._mux(self._container, packet)
             self._seg_count += 1
             self._next += 1
@@ -243,8 +298,8 @@ def join_segments(files: list[tuple[Path, int]], out: Path, fps: Fraction) -> No
                         decoded += 1
                     offset += count
         os.replace(tmp, out)
-    except OSError as e:
-        raise ImggenError(f"cannot write {out}: {e.strerror}") from None
+    except (OSError, av.FFmpegError) as e:
+        raise ImggenError(f"cannot write {out}: {_reason(e)}") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -260,6 +315,18 @@ def _reorder_delay(av: Any, path: Path, fps: Fraction) -> int:
             delay: int = round(-packet.dts * Fraction(stream.time_base) * fps)
             return delay
     return 0
+
+
+def _reason(e: BaseException) -> str:
+    """One line from an OSError or a PyAV error (whose strerror names FFmpeg's reason)."""
+    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return str(text).strip().splitlines()[0]
+
+
+def _close_quietly(container: Any) -> None:
+    """Close a container whose writes already failed (its own errors add nothing)."""
+    with contextlib.suppress(Exception):
+        container.close()
 
 
 def _muxer_for(path: Path) -> str:
