@@ -131,15 +131,6 @@ def test_same_routes_validation_and_token_as_one_box(ray_server: RayServer) -> N
     assert "/v1/generate" in httpx.get(f"{url}/openapi.json").json()["paths"]
 
 
-@pytest.mark.slow
-def test_sigterm_takes_the_local_cluster_down(ray_server: RayServer) -> None:
-    ray_server.proc.send_signal(signal.SIGTERM)
-    assert ray_server.proc.wait(timeout=60) == 0
-    assert "serving on Ray at" in ray_server.log.read_text()
-    with pytest.raises(httpx.TransportError):
-        httpx.get(f"{ray_server.url}/healthz", timeout=2)
-
-
 def test_scaling_flags_make_a_config_ray_accepts() -> None:
     from ray.serve.config import AutoscalingConfig
 
@@ -189,3 +180,13 @@ def test_the_documented_config_file_builds_an_app() -> None:
         app_builder({**app["args"], "max_batchsize": 4})
     with pytest.raises(ImggenError, match="max_batch must be a number"):
         app_builder({**app["args"], "max_batch": "many"})
+
+
+@pytest.mark.slow
+def test_sigterm_takes_the_local_cluster_down(ray_server: RayServer) -> None:
+    # Last in the file on purpose: it stops the module's server (pytest runs tests in order).
+    ray_server.proc.send_signal(signal.SIGTERM)
+    assert ray_server.proc.wait(timeout=60) == 0
+    assert "serving on Ray at" in ray_server.log.read_text()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{ray_server.url}/healthz", timeout=2)
