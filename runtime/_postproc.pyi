@@ -80,6 +80,16 @@ def blend(
 ) -> NDArray[np.uint8]:
     """Mix two (N, H, W, C) frames by an (N, H, W) mask: 255 inside, 0 outside."""
 
+def otsu_masks(
+    frames: NDArray[np.uint8], dark: bool = False, out: NDArray[np.uint8] | None = None
+) -> NDArray[np.uint8]:
+    """(N, H, W) masks: 255 where the luma is above each frame's Otsu threshold."""
+
+def otsu_masks_cuda(
+    frames: object, dark: bool, hist: object, out: object, stream: int = 0
+) -> None:
+    """otsu_masks() on CUDA device arrays; hist is (N, 256) uint32 device scratch."""
+
 def point_cuda(
     src: object,
     program: object,

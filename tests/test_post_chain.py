@@ -49,6 +49,23 @@ def test_otsu_mask_finds_the_subject_and_drops_specks() -> None:
     np.testing.assert_array_equal(dark > 0, disc)
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("dark", [False, True])
+def test_extension_otsu_equals_opencv(channels: int, dark: bool) -> None:
+    from imggen_rt.postprocess import _postproc
+
+    rng = np.random.default_rng(channels)
+    noise = rng.integers(0, 256, (3, 23, 31, channels), dtype=np.uint8)
+    two_level = rng.integers(0, 2, noise.shape) * 190 + rng.integers(0, 40, noise.shape)
+    flat = np.full(noise.shape, 77, np.uint8)  # one level: OpenCV's threshold is 0
+    frames = np.concatenate([noise, two_level.astype(np.uint8), flat])
+    flag = (cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY) | cv2.THRESH_OTSU
+    for frame, mask in zip(frames, _postproc.otsu_masks(frames, dark), strict=True):
+        rgb = np.ascontiguousarray(frame[..., :3])
+        gray = rgb[..., 0] if channels == 1 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        np.testing.assert_array_equal(mask, cv2.threshold(gray, 0, 255, flag)[1])
+
+
 def test_kmeans_mask_picks_the_brightest_colour_group() -> None:
     frame = np.zeros((30, 30, 3), np.uint8)
     frame[:, :10] = (200, 40, 40)

@@ -37,8 +37,10 @@ def test_chain_kernels_without_device_are_clear() -> None:
     frames = FakeDeviceArray((1, 4, 4, 3), "|u1", 0x200000)
     mask = FakeDeviceArray((1, 4, 4), "|u1", 0x300000)
     empty = np.zeros((0, 14), np.float32)
+    hist = FakeDeviceArray((1, 256), "<u4", 0x400000)
     calls = [
         lambda: _postproc.point_cuda(src, empty, [], "rgb", -1.0, 1.0, out),
+        lambda: _postproc.otsu_masks_cuda(frames, False, hist, mask),
         lambda: _postproc.unsharp_cuda(frames, frames, 1.0, 0.0, out),
         lambda: _postproc.blend_cuda(frames, frames, mask, out),
     ]
@@ -111,4 +113,17 @@ def test_stencil_kernels_equal_cpu(cuda: CudaRuntime) -> None:  # noqa: F811
     expected = _postproc.blend(frames, blurred, mask)
     out = cuda.upload(np.zeros_like(frames))
     _postproc.blend_cuda(cuda.upload(frames), cuda.upload(blurred), cuda.upload(mask), out)
+    np.testing.assert_array_equal(out.download(), expected)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dark", [False, True])
+def test_otsu_cuda_equals_cpu(cuda: CudaRuntime, dark: bool) -> None:  # noqa: F811
+    frames = RNG.integers(0, 256, (4, 37, 53, 3), dtype=np.uint8)
+    frames[1] = 200  # a flat frame
+    frames[2, :, :20] = 10  # two levels
+    expected = _postproc.otsu_masks(frames, dark)
+    hist = cuda.upload(np.zeros((4, 256), np.uint32))
+    out = cuda.upload(np.zeros_like(expected))
+    _postproc.otsu_masks_cuda(cuda.upload(frames), dark, hist, out)
     np.testing.assert_array_equal(out.download(), expected)

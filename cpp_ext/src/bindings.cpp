@@ -55,6 +55,11 @@ NB_MODULE(_postproc, m) {
           "out"_a.none() = nb::none(),
           "Per-pixel mix of two uint8 (N, H, W, C) frames by an (N, H, W) uint8 mask: 255 takes\n"
           "inside, 0 outside, values between blend.");
+    m.def("otsu_masks", &imggen::py::otsu_masks, "frames"_a.none(), "dark"_a = false,
+          "out"_a.none() = nb::none(),
+          "Foreground masks (N, H, W) uint8 of (N, H, W, C) uint8 frames: 255 where the luma\n"
+          "(OpenCV's fixed-point BT.601) is above each frame's Otsu threshold (at or below it\n"
+          "when dark). Equal to cv2.threshold(gray, 0, 255, THRESH_BINARY | THRESH_OTSU).");
     m.def("point_cuda", &imggen::py::point_cuda, "src"_a.none(), "program"_a.none(),
           "luts"_a.none(), "order"_a.none(), "low"_a, "high"_a, "out"_a.none(), "stream"_a = 0,
           "point() on CUDA device arrays (LUTs too), enqueued on stream; out is required.");
@@ -68,6 +73,10 @@ NB_MODULE(_postproc, m) {
     m.def("blend_cuda", &imggen::py::blend_cuda, "inside"_a.none(), "outside"_a.none(),
           "mask"_a.none(), "out"_a.none(), "stream"_a = 0,
           "blend() on CUDA device arrays, enqueued on stream.");
+
+    m.def("otsu_masks_cuda", &imggen::py::otsu_masks_cuda, "frames"_a.none(), "dark"_a,
+          "hist"_a.none(), "out"_a.none(), "stream"_a = 0,
+          "otsu_masks() on CUDA device arrays; hist is (N, 256) uint32 device scratch.");
 
     m.def("built_with_cuda", &imggen::py::built_with_cuda,
           "True when the CUDA kernel was compiled into this module.");

@@ -120,6 +120,42 @@ __global__ void blend_kernel(const std::uint8_t* inside, const std::uint8_t* out
         dst[i] = blend1(inside[i], outside[i], mask[i / channels]);
 }
 
+// Luma of every pixel into the mask buffer and a histogram per frame: blockIdx.y is the
+// frame; each block counts its stretch in shared memory, then adds it to the frame's bins.
+__global__ void luma_hist_kernel(const std::uint8_t* frames, std::int64_t pixels, int channels,
+                                 std::uint32_t* hist, std::uint8_t* masks) {
+    __shared__ std::uint32_t local[kHistBins];
+    for (int b = threadIdx.x; b < kHistBins; b += blockDim.x) local[b] = 0;
+    __syncthreads();
+    const std::int64_t frame = blockIdx.y;
+    const std::uint8_t* src = frames + frame * pixels * channels;
+    std::uint8_t* mask = masks + frame * pixels;
+    const std::int64_t step = static_cast<std::int64_t>(blockDim.x) * gridDim.x;
+    for (std::int64_t p = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+         p < pixels; p += step) {
+        const std::uint8_t y = luma_u8(src + p * channels, channels);
+        mask[p] = y;
+        atomicAdd(&local[y], 1u);
+    }
+    __syncthreads();
+    for (int b = threadIdx.x; b < kHistBins; b += blockDim.x)
+        if (local[b]) atomicAdd(&hist[frame * kHistBins + b], local[b]);
+}
+
+// The threshold (one thread per block works it out from the histogram), then the mask.
+__global__ void otsu_mask_kernel(std::int64_t pixels, bool dark, const std::uint32_t* hist,
+                                 std::uint8_t* masks) {
+    __shared__ int threshold;
+    const std::int64_t frame = blockIdx.y;
+    if (threadIdx.x == 0) threshold = otsu_threshold(hist + frame * kHistBins, pixels);
+    __syncthreads();
+    std::uint8_t* mask = masks + frame * pixels;
+    const std::int64_t step = static_cast<std::int64_t>(blockDim.x) * gridDim.x;
+    for (std::int64_t p = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+         p < pixels; p += step)
+        mask[p] = otsu_mask_value(mask[p], threshold, dark);
+}
+
 void check(cudaError_t err, const char* what) {
     if (err != cudaSuccess)
         throw std::runtime_error(std::string("imggen_rt._postproc: ") + what + " failed: " +
@@ -191,6 +227,20 @@ void blend_cuda(const std::uint8_t* inside, const std::uint8_t* outside, const s
     on_device(device, "blend kernel launch", [&] {
         blend_kernel<<<blocks_for(pixels * channels), kThreads, 0, s>>>(inside, outside, mask,
                                                                         pixels, channels, dst);
+    });
+}
+
+void otsu_masks_cuda(const std::uint8_t* frames, std::int64_t n, std::int64_t pixels,
+                     int channels, bool dark, std::uint32_t* hist, std::uint8_t* masks, int device,
+                     std::uintptr_t stream) {
+    if (n * pixels == 0) return;
+    const auto s = reinterpret_cast<cudaStream_t>(stream);
+    // A few blocks per frame: frames are small, and blockIdx.y walks them (up to 65535).
+    const dim3 grid(std::min<unsigned>(blocks_for(pixels), 32u), static_cast<unsigned>(n));
+    on_device(device, "otsu kernels launch", [&] {
+        cudaMemsetAsync(hist, 0, static_cast<std::size_t>(n) * kHistBins * sizeof(std::uint32_t), s);
+        luma_hist_kernel<<<grid, kThreads, 0, s>>>(frames, pixels, channels, hist, masks);
+        otsu_mask_kernel<<<grid, kThreads, 0, s>>>(pixels, dark, hist, masks);
     });
 }
 

@@ -14,6 +14,7 @@
 #include "array_import.h"
 #include "imggen/point_ops.h"
 #include "imggen/post_cpu.h"
+#include "imggen/segment_ops.h"
 #include "imggen/stencil_ops.h"
 #if defined(IMGGEN_WITH_CUDA)
 #include "imggen/denormalize_cuda.h"
@@ -28,7 +29,7 @@ constexpr int kMaxOps = 16, kMaxLutOps = 4, kProgramColumns = 2 + kPointParams;
 
 Array checked(nb::handle obj, const char* name, bool writable, dl::dtype_code code, int bits,
               std::size_t ndim, bool cuda) {
-    const char* dtype_name = code == dl::dtype_code::UInt ? "uint8"
+    const char* dtype_name = code == dl::dtype_code::UInt ? (bits == 8 ? "uint8" : "uint32")
                              : code == dl::dtype_code::Int ? "int32"
                                                            : "float32";
     const Array a = import_array(obj, name, writable, dtype_name);
@@ -337,6 +338,42 @@ nb::object blend(nb::handle inside, nb::handle outside, nb::handle mask, nb::han
                   static_cast<int>(in.shape[3]), static_cast<std::uint8_t*>(o.data));
     }
     return result;
+}
+
+nb::object otsu_masks(nb::handle frames, bool dark, nb::handle out) {
+    const Array f = checked(frames, "frames", false, dl::dtype_code::UInt, 8, 4, false);
+    nb::object result = out.is_none() ? new_array(mask_shape(f), "uint8") : nb::borrow(out);
+    const Array m = checked(result, "out", true, dl::dtype_code::UInt, 8, 3, false);
+    check_shape(m, "out", mask_shape(f));
+    check_disjoint(f, m);
+    {
+        nb::gil_scoped_release unlocked;
+        otsu_masks_cpu(static_cast<const std::uint8_t*>(f.data), f.shape[0],
+                       f.shape[1] * f.shape[2], static_cast<int>(f.shape[3]), dark,
+                       static_cast<std::uint8_t*>(m.data));
+    }
+    return result;
+}
+
+void otsu_masks_cuda(nb::handle frames, bool dark, nb::handle hist, nb::handle out,
+                     std::uintptr_t stream) {
+#if defined(IMGGEN_WITH_CUDA)
+    const Array f = checked(frames, "frames", false, dl::dtype_code::UInt, 8, 4, true);
+    const Array h = checked(hist, "hist", true, dl::dtype_code::UInt, 32, 2, true);
+    const Array m = checked(out, "out", true, dl::dtype_code::UInt, 8, 3, true);
+    check_shape(h, "hist", {f.shape[0], kHistBins});
+    check_shape(m, "out", mask_shape(f));
+    check_disjoint(f, m);
+    if (f.shape[0] > 65535) fail("at most 65535 frames per call");
+    require_device();
+    imggen::otsu_masks_cuda(static_cast<const std::uint8_t*>(f.data), f.shape[0],
+                            f.shape[1] * f.shape[2], static_cast<int>(f.shape[3]), dark,
+                            static_cast<std::uint32_t*>(h.data), static_cast<std::uint8_t*>(m.data),
+                            device_of(f, m), stream);
+#else
+    (void)frames, (void)dark, (void)hist, (void)out, (void)stream;
+    no_cuda();
+#endif
 }
 
 void point_cuda(nb::handle src, nb::handle program, nb::handle luts, nb::handle order,

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "imggen/point_ops.h"
+#include "imggen/segment_ops.h"
 #include "imggen/stencil_ops.h"
 
 namespace imggen {
@@ -23,5 +24,9 @@ void unsharp_cpu(const std::uint8_t* src, const std::uint8_t* blurred, std::int6
 // pixel.
 void blend_cpu(const std::uint8_t* inside, const std::uint8_t* outside, const std::uint8_t* mask,
                std::int64_t pixels, int channels, std::uint8_t* dst);
+
+// masks[i] = Otsu foreground of frame i (n frames of `pixels` pixels with `channels` values).
+void otsu_masks_cpu(const std::uint8_t* frames, std::int64_t n, std::int64_t pixels, int channels,
+                    bool dark, std::uint8_t* masks);
 
 }  // namespace imggen

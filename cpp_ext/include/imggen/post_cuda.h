@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "imggen/point_ops.h"
+#include "imggen/segment_ops.h"
 #include "imggen/stencil_ops.h"
 
 namespace imggen {
@@ -24,5 +25,10 @@ void unsharp_cuda(const std::uint8_t* src, const std::uint8_t* blurred, std::int
 void blend_cuda(const std::uint8_t* inside, const std::uint8_t* outside, const std::uint8_t* mask,
                 std::int64_t pixels, int channels, std::uint8_t* dst, int device,
                 std::uintptr_t stream);
+
+// Otsu masks of n frames; hist is device scratch of n * 256 uint32 (zeroed here).
+void otsu_masks_cuda(const std::uint8_t* frames, std::int64_t n, std::int64_t pixels,
+                     int channels, bool dark, std::uint32_t* hist, std::uint8_t* masks, int device,
+                     std::uintptr_t stream);
 
 }  // namespace imggen

@@ -18,6 +18,7 @@ nb::object separable_filter(nb::handle src, nb::handle index_x, nb::handle weigh
 nb::object unsharp(nb::handle src, nb::handle blurred, double amount, double threshold,
                    nb::handle out);
 nb::object blend(nb::handle inside, nb::handle outside, nb::handle mask, nb::handle out);
+nb::object otsu_masks(nb::handle frames, bool dark, nb::handle out);
 
 void point_cuda(nb::handle src, nb::handle program, nb::handle luts, nb::handle order,
                 double low, double high, nb::handle out, std::uintptr_t stream);
@@ -28,5 +29,7 @@ void unsharp_cuda(nb::handle src, nb::handle blurred, double amount, double thre
                   nb::handle out, std::uintptr_t stream);
 void blend_cuda(nb::handle inside, nb::handle outside, nb::handle mask, nb::handle out,
                 std::uintptr_t stream);
+void otsu_masks_cuda(nb::handle frames, bool dark, nb::handle hist, nb::handle out,
+                     std::uintptr_t stream);
 
 }  // namespace imggen::py

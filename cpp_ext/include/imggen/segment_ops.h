@@ -1,0 +1,58 @@
+// Otsu foreground masks on 8-bit frames: luma, histogram, threshold, mask.
+//
+// The one source of the math for the CPU loop (post_cpu.cpp) and the CUDA kernels
+// (post_cuda.cu). Luma and threshold follow OpenCV's definitions exactly (the fixed-point
+// BT.601 of COLOR_RGB2GRAY; Otsu's between-class variance in double, first maximum wins), so
+// masks equal cv2.threshold(..., THRESH_OTSU) bit for bit.
+#pragma once
+
+#include <cstdint>
+
+#include "imggen/denormalize.h"
+
+namespace imggen {
+
+constexpr int kHistBins = 256;
+
+// BT.601 luma in 14-bit fixed point, rounded: OpenCV's RGB -> gray for 8-bit images.
+IMGGEN_HD std::uint8_t luma_u8(const std::uint8_t* px, int channels) {
+    if (channels < 3) return px[0];
+    const std::uint32_t y = px[0] * 4899u + px[1] * 9617u + px[2] * 1868u + 8192u;
+    return static_cast<std::uint8_t>(y >> 14);
+}
+
+// The threshold t that maximises the between-class variance of the histogram (classes
+// <= t and > t); 0 when the image has a single level.
+IMGGEN_HD int otsu_threshold(const std::uint32_t* hist, std::int64_t total) {
+    const double eps = 1.1920928955078125e-07;  // FLT_EPSILON, as OpenCV
+    const double scale = 1.0 / static_cast<double>(total);
+    double mu = 0.0;
+    for (int i = 0; i < kHistBins; ++i) mu += i * static_cast<double>(hist[i]);
+    mu *= scale;
+    double mu1 = 0.0, q1 = 0.0, best = 0.0;
+    int threshold = 0;
+    for (int i = 0; i < kHistBins; ++i) {
+        const double p = hist[i] * scale;
+        mu1 *= q1;
+        q1 += p;
+        const double q2 = 1.0 - q1;
+        const double lo = q1 < q2 ? q1 : q2, hi = q1 < q2 ? q2 : q1;
+        if (lo < eps || hi > 1.0 - eps) continue;
+        mu1 = (mu1 + i * p) / q1;
+        const double mu2 = (mu - q1 * mu1) / q2;
+        const double sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2);
+        if (sigma > best) {
+            best = sigma;
+            threshold = i;
+        }
+    }
+    return threshold;
+}
+
+// The mask value of one pixel: 255 above the threshold (below or equal for dark subjects).
+IMGGEN_HD std::uint8_t otsu_mask_value(std::uint8_t luma, int threshold, bool dark) {
+    const bool above = luma > threshold;
+    return (above != dark) ? 255 : 0;
+}
+
+}  // namespace imggen
