@@ -85,9 +85,7 @@ def otsu_masks(
 ) -> NDArray[np.uint8]:
     """(N, H, W) masks: 255 where the luma is above each frame's Otsu threshold."""
 
-def otsu_masks_cuda(
-    frames: object, dark: bool, hist: object, out: object, stream: int = 0
-) -> None:
+def otsu_masks_cuda(frames: object, dark: bool, hist: object, out: object, stream: int = 0) -> None:
     """otsu_masks() on CUDA device arrays; hist is (N, 256) uint32 device scratch."""
 
 def point_cuda(
