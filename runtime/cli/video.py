@@ -98,12 +98,12 @@ def add_parser(verbs: Any) -> None:
 
 
 def _classes(gen: Any, text: str | None, seeds: list[int]) -> list[int] | None:
-    if not gen.card.conditional:
-        if text is not None:
-            raise ImggenError("this model is not class-conditional: do not pass --classes")
-        return None
-    if text is None:
-        return [s % gen.card.num_classes for s in seeds]
+    """Keyframe class ids. Without --classes, or for a model without classes, the generator's
+    own rule (seed % num_classes; an error for a class on an unconditional model). The count
+    is checked by the walk, since a noise loop takes one class whatever its seeds."""
+    if text is None or not gen.card.conditional:
+        classes: list[int] | None = gen.resolve_classes(text, seeds)
+        return classes
     names: list[int | str] = [int(c) if c.strip().isdigit() else c.strip() for c in text.split(",")]
     return [gen.card.class_index(c) for c in names]
 
