@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from ..build.lock import atomic_write_bytes
-from ..errors import ImggenError
+from ..atomic import atomic_write_bytes
+from ..errors import ImggenError, first_line
 from .models import GanConfig, Generator
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -31,7 +31,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a corrupt or foreign file
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         raise ImggenError(f"cannot read checkpoint {path}: {first}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ImggenError(f"{path} is not an imggen-rt training checkpoint")

@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..build.lock import atomic_write_bytes
-from ..build.parity import ParityReport, check_parity, gate_inputs, require_parity
+from ..atomic import atomic_write_bytes
 from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
-from ..errors import ImggenError
+from ..engines.parity import ParityReport, check_parity, gate_inputs, require_parity
+from ..errors import ImggenError, first_line
 from ..fp16 import fp16_model_with_card
 from ..latents import latents_for_seeds
 from ..metrics import max_abs_error, psnr
@@ -96,7 +96,7 @@ def export_generator(
                 verbose=False,
             )
     except Exception as e:
-        raise ImggenError(f"torch could not export the generator: {_first_line(e)}") from None
+        raise ImggenError(f"torch could not export the generator: {first_line(e)}") from None
     assert program is not None
     model = program.model_proto
     strip_source_locations(model)
@@ -105,7 +105,7 @@ def export_generator(
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as e:
-        raise ImggenError(f"exported model fails onnx.checker: {_first_line(e)}") from None
+        raise ImggenError(f"exported model fails onnx.checker: {first_line(e)}") from None
     read_card(model, output.name)  # the card must describe the graph it sits in
 
     reference = _torch_outputs(generator, card)
@@ -198,11 +198,6 @@ def quiet_exporter() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 # -- the CLI verb -------------------------------------------------------------------------------
 def card_for_checkpoint(meta: dict[str, Any], description: str = "") -> ModelCard:
     gan = meta["gan_config"]
@@ -240,7 +235,7 @@ def load_module_generator(
         state = torch.load(weights, map_location="cpu", weights_only=True)
         generator.load_state_dict(state)
     except Exception as e:
-        raise ImggenError(f"cannot load state dict {weights}: {_first_line(e)}") from None
+        raise ImggenError(f"cannot load state dict {weights}: {first_line(e)}") from None
     probe = torch.from_numpy(latents_for_seeds([0], latent_dim))
     with torch.no_grad():
         args = (probe, torch.zeros(1, dtype=torch.int64)) if classes else (probe,)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backends import Backend, create_backend
+from .backend_factory import create_backend
+from .backends import Backend
 from .card import ModelCard
 from .errors import ImggenError
 from .latents import latents_for_seeds

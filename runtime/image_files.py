@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .build.lock import atomic_write_bytes
+from .atomic import atomic_write_bytes
 from .errors import ImggenError
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import onnx
 from onnx import helper, shape_inference
 
 from .card import ModelCard, TensorInfo
-from .errors import ImggenError
+from .errors import ImggenError, first_line
 
 
 def load_model(path: str | Path, load_weights: bool = True) -> onnx.ModelProto:
@@ -19,7 +18,7 @@ def load_model(path: str | Path, load_weights: bool = True) -> onnx.ModelProto:
     try:
         return onnx.load(str(path), load_external_data=load_weights)
     except Exception as e:  # protobuf's DecodeError and friends
-        raise ImggenError(f"{path} is not a readable ONNX model: {_first_line(e)}") from None
+        raise ImggenError(f"{path} is not a readable ONNX model: {first_line(e)}") from None
 
 
 def graph_io(model: onnx.ModelProto) -> tuple[list[TensorInfo], list[TensorInfo]]:
@@ -59,7 +58,7 @@ def with_batch(model: onnx.ModelProto, batch: int) -> onnx.ModelProto:
     try:
         return shape_inference.infer_shapes(fixed, data_prop=True)
     except Exception as e:
-        raise ImggenError(f"ONNX shape inference failed: {_first_line(e)}") from None
+        raise ImggenError(f"ONNX shape inference failed: {first_line(e)}") from None
 
 
 def _info(value: onnx.ValueInfoProto) -> TensorInfo:
@@ -72,8 +71,3 @@ def _info(value: onnx.ValueInfoProto) -> TensorInfo:
             dims.append(d.dim_param or None)
     dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else "?"
     return TensorInfo(value.name, tuple(dims), dtype)
-
-
-def _first_line(e: Any) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

@@ -27,3 +27,14 @@ def physical_cores() -> int:
         except OSError:
             return usable_cpus()
     return max(1, len(cores))
+
+
+CACHE_ENV = "IMGGEN_RT_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """$IMGGEN_RT_CACHE, else $XDG_CACHE_HOME/imggen-rt, else ~/.cache/imggen-rt."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "imggen-rt"

@@ -230,7 +230,7 @@ needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="openvino is not in
 def test_openvino_backend_matches_the_reference_and_reuses_its_buffer(
     tiny_conditional: TinyGenerator,
 ) -> None:
-    from imggen_rt.backends import create_backend, explain_auto
+    from imggen_rt.backend_factory import create_backend, explain_auto
 
     backend = create_backend("openvino", tiny_conditional.path)
     try:

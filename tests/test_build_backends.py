@@ -24,9 +24,9 @@ import pytest
 from tiny_models import TinyGenerator
 
 from imggen_rt import _postproc
-from imggen_rt.backends import BackendChoice, choose, create_backend
+from imggen_rt.backend_factory import BackendChoice, choose, create_backend
+from imggen_rt.backends.platform import CUDA_PYTHON_INSTALL, cuda_device_count
 from imggen_rt.backends.trt import DeviceArray
-from imggen_rt.build.platform import CUDA_PYTHON_INSTALL, cuda_device_count
 from imggen_rt.errors import ImggenError
 
 HAS_CUDA_PYTHON = True
@@ -54,7 +54,7 @@ AUTO = textwrap.dedent(
             return None
 
     sys.meta_path.insert(0, Blocker())
-    from imggen_rt.backends import explain_auto
+    from imggen_rt.backend_factory import explain_auto
     choice = explain_auto(sys.argv[1])
     print(json.dumps({"name": choice.name, "skipped": dict(choice.skipped)}))
     """
@@ -121,7 +121,7 @@ def test_type_stubs_alone_are_not_tensorrt(tmp_path: Path) -> None:
     stubs.mkdir(parents=True)
     (stubs / "__init__.pyi").write_text("class Builder: ...\n")
     code = (
-        "from imggen_rt.build.platform import import_tensorrt\n"
+        "from imggen_rt.backends.platform import import_tensorrt\n"
         "from imggen_rt.errors import ImggenError\n"
         "try:\n    import_tensorrt()\nexcept ImggenError as e:\n    print(e)\n"
     )
@@ -151,8 +151,8 @@ def test_choose_follows_the_preference_order() -> None:
 def test_create_backend_auto_logs_its_choice(
     tiny_rgb: TinyGenerator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("imggen_rt.backends.probe_openvino", lambda: "not installed (test)")
-    with caplog.at_level(logging.INFO, logger="imggen_rt.backends"):
+    monkeypatch.setattr("imggen_rt.backend_factory.probe_openvino", lambda: "not installed (test)")
+    with caplog.at_level(logging.INFO, logger="imggen_rt.backend_factory"):
         backend = create_backend("auto", tiny_rgb.path)
     try:
         assert backend.name == "ort"
@@ -187,7 +187,7 @@ def test_gpu_backends_missing_are_one_line_cli_errors(
 @needs_cuda_python
 @needs_no_device
 def test_no_usable_device_against_real_cuda_python() -> None:
-    from imggen_rt.build.platform import cuda_call, require_cuda_device
+    from imggen_rt.backends.platform import cuda_call, require_cuda_device
 
     count, why = cuda_device_count()
     assert count == 0 and why.startswith("cudaError") and "(" in why
@@ -244,7 +244,7 @@ def test_gpu_modules_import_no_gpu_library() -> None:
     code = (
         "import sys\n"
         "import imggen_rt.backends, imggen_rt.backends.trt, imggen_rt.backends.ort_gpu\n"
-        "import imggen_rt.build.pipeline, imggen_rt.build.trt_builder, imggen_rt.cli.build\n"
+        "import imggen_rt.engines.pipeline, imggen_rt.engines.trt_builder, imggen_rt.cli.build\n"
         "import imggen_rt.cli.main\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorrt', 'cuda', 'torch')]\n"
         "assert not bad, bad\n"

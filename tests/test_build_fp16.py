@@ -13,9 +13,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from tiny_models import TinyGenerator
 
-from imggen_rt.build.pipeline import BuildOutcome, BuildSpec, build
-from imggen_rt.build.profiles import parse_batches
+from imggen_rt.backends.profiles import parse_batches
 from imggen_rt.card import ModelCard
+from imggen_rt.engines.pipeline import BuildOutcome, BuildSpec, build
 from imggen_rt.errors import ImggenError
 from imggen_rt.generator import DEFAULT_MODEL
 from imggen_rt.onnx_graph import graph_io, load_model, read_card, write_card
@@ -96,7 +96,7 @@ def test_a_broken_fp16_conversion_is_refused_with_numbers(tmp_path: Path) -> Non
 
 
 def test_cli_trt_without_tensorrt_is_one_line(tiny_rgb: TinyGenerator) -> None:
-    from imggen_rt.build.platform import import_tensorrt
+    from imggen_rt.backends.platform import import_tensorrt
 
     with pytest.raises(ImggenError):  # the premise: this machine has no TensorRT
         import_tensorrt()

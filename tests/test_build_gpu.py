@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from tiny_models import TinyGenerator, make_tiny_generator
 
-from imggen_rt.build.platform import cuda_device_count, import_cudart, import_tensorrt
+from imggen_rt.backends.platform import cuda_device_count, import_cudart, import_tensorrt
 from imggen_rt.card import ModelCard
 from imggen_rt.errors import ImggenError
 from imggen_rt.latents import latents_for_seeds
@@ -40,8 +40,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TinyGenerator, Path]]:
     """A conditional RGB generator and its FP16 engine, built once by the build pipeline."""
-    from imggen_rt.build.pipeline import BuildSpec, build
-    from imggen_rt.build.profiles import parse_batches
+    from imggen_rt.backends.profiles import parse_batches
+    from imggen_rt.engines.pipeline import BuildSpec, build
 
     root = tmp_path_factory.mktemp("gpu")
     model = make_tiny_generator(
@@ -62,8 +62,8 @@ def inputs(card: ModelCard, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_build_load_generate_matches_ort_cpu(engine: tuple[TinyGenerator, Path]) -> None:
     import imggen_rt
-    from imggen_rt.backends.trt import load_trt_backend
-    from imggen_rt.build.parity import check_parity, run_batched
+    from imggen_rt.backend_factory import load_trt_backend
+    from imggen_rt.engines.parity import check_parity, run_batched
 
     model, cache = engine
     z, classes = inputs(model.card, 20)
@@ -81,7 +81,7 @@ def test_build_load_generate_matches_ort_cpu(engine: tuple[TinyGenerator, Path])
 
 
 def test_cuda_graphs_change_nothing(engine: tuple[TinyGenerator, Path]) -> None:
-    from imggen_rt.backends.trt import load_trt_backend
+    from imggen_rt.backend_factory import load_trt_backend
 
     model, cache = engine
     z, classes = inputs(model.card, 8)
@@ -100,7 +100,7 @@ def test_cuda_graphs_change_nothing(engine: tuple[TinyGenerator, Path]) -> None:
 
 
 def test_device_post_process_matches_the_cpu(engine: tuple[TinyGenerator, Path]) -> None:
-    from imggen_rt.backends.trt import load_trt_backend
+    from imggen_rt.backend_factory import load_trt_backend
     from imggen_rt.postprocess import denormalize
 
     model, cache = engine
@@ -119,8 +119,8 @@ def test_device_post_process_matches_the_cpu(engine: tuple[TinyGenerator, Path])
 
 
 def test_a_foreign_engine_is_refused(engine: tuple[TinyGenerator, Path]) -> None:
-    from imggen_rt.backends.trt import load_trt_backend
-    from imggen_rt.build.manifest import Manifest
+    from imggen_rt.backend_factory import load_trt_backend
+    from imggen_rt.engines.manifest import Manifest
 
     model, cache = engine
     manifest_path = cache / "gen.trt-fp16" / "manifest.json"

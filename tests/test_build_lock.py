@@ -9,13 +9,13 @@ from pathlib import Path
 
 from tiny_models import TinyGenerator
 
-from imggen_rt.build.lock import TEMP_PREFIX, atomic_write_bytes
+from imggen_rt.atomic import TEMP_PREFIX, atomic_write_bytes
 
 HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from imggen_rt.build.lock import file_lock
+    from imggen_rt.atomic import file_lock
     lock, log, release = (Path(p) for p in sys.argv[1:4])
     with file_lock(lock):
         with log.open("a") as f:
@@ -35,7 +35,7 @@ WAITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from imggen_rt.build.lock import file_lock
+    from imggen_rt.atomic import file_lock
     lock, log = Path(sys.argv[1]), Path(sys.argv[2])
     with file_lock(lock, on_wait=lambda: print("waiting", flush=True)):
         with log.open("a") as f:
@@ -71,7 +71,7 @@ def test_lock_serialises_two_processes(tmp_path: Path) -> None:
 def test_lock_is_released_when_its_holder_dies(tmp_path: Path) -> None:
     lock = tmp_path / "x.lock"
     code = (
-        "import os, sys; from pathlib import Path; from imggen_rt.build.lock import file_lock\n"
+        "import os, sys; from pathlib import Path; from imggen_rt.atomic import file_lock\n"
         "with file_lock(Path(sys.argv[1])):\n    os._exit(3)\n"
     )
     assert subprocess.run([sys.executable, "-c", code, str(lock)], timeout=60).returncode == 3
@@ -90,7 +90,7 @@ def test_a_writer_that_dies_mid_write_leaves_the_old_file_whole(tmp_path: Path) 
     # The writer process dies after writing the new bytes but before the rename commits them.
     code = (
         "import os, sys; from pathlib import Path\n"
-        "import imggen_rt.build.lock as lock\n"
+        "import imggen_rt.atomic as lock\n"
         "os.replace = lambda *a: os._exit(9)\n"
         "lock.atomic_write_bytes(Path(sys.argv[1]), b'new' * 100000)\n"
     )

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from tiny_models import TinyGenerator, make_tiny_generator
 
-from imggen_rt.build.cache import ArtifactCache, State, find_engine, judge, stale_reasons
-from imggen_rt.build.lock import atomic_write_bytes, atomic_write_text
-from imggen_rt.build.manifest import BuildRequest, Manifest, sha256_file
-from imggen_rt.build.parity import ParityThresholds, check_parity
-from imggen_rt.build.platform import Platform
-from imggen_rt.build.profiles import parse_batches
+from imggen_rt.atomic import atomic_write_bytes, atomic_write_text
+from imggen_rt.backends.platform import Platform
+from imggen_rt.backends.profiles import parse_batches
+from imggen_rt.engines.cache import ArtifactCache, State, find_engine, judge, stale_reasons
+from imggen_rt.engines.manifest import BuildRequest, Manifest, sha256_file
+from imggen_rt.engines.parity import ParityThresholds, check_parity
 from imggen_rt.errors import ImggenError
 
 ORIN = Platform("tensorrt", "10.3.0", "Orin", "8.7", "12.6")
@@ -177,7 +177,7 @@ def test_build_reuses_then_rebuilds_when_the_onnx_changes(
     tiny_rgb: TinyGenerator, tmp_path: Path
 ) -> None:
     """The real pipeline on the CPU target: built, reused, then stale after a re-export."""
-    from imggen_rt.build.pipeline import BuildSpec, build
+    from imggen_rt.engines.pipeline import BuildSpec, build
 
     spec = BuildSpec(tiny_rgb.path, target="onnx-fp16", cache_dir=tmp_path / "c", parity_seeds=4)
     first = build(spec)
@@ -203,7 +203,7 @@ def test_build_reuses_then_rebuilds_when_the_onnx_changes(
 def test_build_refuses_a_foreign_cache_entry(tiny_rgb: TinyGenerator, tmp_path: Path) -> None:
     """A cache entry whose manifest names a platform (a TensorRT one) is not replaced by a
     build that has none, unless --rebuild is given."""
-    from imggen_rt.build.pipeline import BuildSpec, build
+    from imggen_rt.engines.pipeline import BuildSpec, build
 
     spec = BuildSpec(tiny_rgb.path, target="onnx-fp16", cache_dir=tmp_path, parity_seeds=2)
     built = build(spec)

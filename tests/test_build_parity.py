@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from imggen_rt.build.parity import (
+from imggen_rt.card import ModelCard
+from imggen_rt.engines.parity import (
     ParityThresholds,
     check_parity,
     gate_inputs,
     require_parity,
     run_batched,
 )
-from imggen_rt.card import ModelCard
 from imggen_rt.errors import ImggenError
 
 RANGE = (-1.0, 1.0)

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from imggen_rt.build.profiles import (
+from imggen_rt.backends.profiles import (
     BatchProfile,
     input_shapes,
     ort_trt_profile_options,

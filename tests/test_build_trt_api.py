@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import imggen_rt.backends.trt as trt_backend
-import imggen_rt.build.trt_builder as trt_builder
+import imggen_rt.engines.trt_builder as trt_builder
 
 # Local names in our modules -> the TensorRT class each one holds.
 HOLDERS = {

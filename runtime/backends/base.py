@@ -1,28 +1,59 @@
-"""What every inference backend offers the generator."""
+"""What a backend can do, stated in its type.
+
+Every backend runs the generator graph and hands back float NCHW images on the host
+(`Backend.infer`). A backend that can also finish the frames where the graph ran -- on a GPU:
+denormalise, a post chain's leading colour ops and the 8-bit rounding, so that only uint8
+frames cross back to the host -- is a `DeviceFramesBackend`. The generator picks its path with
+`isinstance`, so a reader sees from the class line alone which path a backend takes.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..card import ModelCard
 
+# A post chain's leading colour program (imggen_rt.post): program rows and LUT tables.
+ColourProgram = tuple[NDArray[np.float32], list[NDArray[np.float32]]]
 
-class Backend(Protocol):
+
+class Backend(ABC):
     """Runs the generator graph: latents (and class ids) in, float NCHW images out.
 
-    A backend owns its session and buffers for its whole life. The array `infer` returns may be
-    a buffer the backend reuses: it is valid until the next call.
+    A backend owns its session and buffers for its whole life and is not reentrant. The array
+    `infer` returns may be a buffer the backend reuses: it is valid until the next call.
     """
 
     name: str
     card: ModelCard
 
-    def infer(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray: ...
+    @abstractmethod
+    def infer(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray:
+        """Float (N, C, H, W) images on the host."""
 
+    @abstractmethod
     def describe(self) -> dict[str, object]:
         """Options that matter for reproducing a run (provider, threads, precision...)."""
-        ...
 
+    @abstractmethod
     def close(self) -> None: ...
+
+
+class DeviceFramesBackend(Backend):
+    """A backend that also makes the uint8 frames on its device (`infer_frames`), with a
+    chain's leading colour program fused into that pass; only the frames come back."""
+
+    @abstractmethod
+    def infer_frames(
+        self,
+        z: np.ndarray,
+        class_id: np.ndarray | None = None,
+        order: str = "rgb",
+        out: NDArray[np.uint8] | None = None,
+        colour: ColourProgram | None = None,
+    ) -> NDArray[np.uint8]:
+        """uint8 (N, H, W, Cout) frames. Without `out` the result may live in a buffer the
+        backend reuses until the next call."""

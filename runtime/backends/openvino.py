@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from ..card import CLASS_INPUT, LATENT_INPUT
-from ..errors import ImggenError
+from ..errors import ImggenError, first_line
 from ..system import physical_cores
+from .base import Backend
 
 INSTALL = "pip install 'imggen-rt[openvino]' (or: pip install openvino)"
 # On CPUs with AMX (Xeon Sapphire Rapids and later) OpenVINO's default inference precision is
@@ -32,7 +33,7 @@ def import_openvino() -> Any:
     return openvino
 
 
-class OpenVinoBackend:
+class OpenVinoBackend(Backend):
     name = "openvino"
 
     def __init__(self, model: str | Path, threads: int | None = None) -> None:
@@ -57,7 +58,7 @@ class OpenVinoBackend:
         try:
             self._model = self._core.read_model(str(path))
         except Exception as e:
-            raise ImggenError(f"OpenVINO cannot read {path}: {_first_line(e)}") from None
+            raise ImggenError(f"OpenVINO cannot read {path}: {first_line(e)}") from None
         self._requests: dict[int, Any] = {}
         self._buffer = np.empty(0, dtype=self._output_dtype)
         self._threads_used = 0
@@ -76,7 +77,7 @@ class OpenVinoBackend:
             model.reshape(shapes)
             compiled = self._core.compile_model(model, "CPU", self._config)
         except Exception as e:
-            raise ImggenError(f"OpenVINO cannot compile the model: {_first_line(e)}") from None
+            raise ImggenError(f"OpenVINO cannot compile the model: {first_line(e)}") from None
         self._threads_used = int(compiled.get_property("INFERENCE_NUM_THREADS"))
         request = compiled.create_infer_request()
         self._requests[batch] = request
@@ -120,8 +121,3 @@ class OpenVinoBackend:
 
     def close(self) -> None:
         self._requests.clear()
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

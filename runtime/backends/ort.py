@@ -1,4 +1,4 @@
-"""ONNX Runtime on the CPU, tuned: one session, physical-core threads, reused output buffers."""
+"""ONNX Runtime: one session, inputs and output bound once per batch size to reused buffers."""
 
 from __future__ import annotations
 
@@ -8,43 +8,35 @@ from typing import Any
 import numpy as np
 
 from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard, TensorInfo
-from ..errors import ImggenError
+from ..errors import ImggenError, first_line
 from ..system import physical_cores
+from .base import Backend
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64"}
 
 
-class OrtCpuBackend:
+class OrtBackend(Backend):
+    """An ONNX Runtime session with its inputs and output bound to host buffers owned here.
+
+    The CPU and GPU variants differ only in how the session is made (`open_session` below and
+    in ort_gpu.py); everything after that is shared.
+    """
+
     name = "ort"
 
-    def __init__(self, model: str | Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        self.threads = threads or physical_cores()
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(
-                str(model), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ImggenError(f"ONNX Runtime cannot load {model}: {first}") from None
-        source = Path(model).name
-        meta = self.session.get_modelmeta().custom_metadata_map
+    def __init__(self, session: Any, source: str) -> None:
+        self.session = session
+        meta = session.get_modelmeta().custom_metadata_map
         self.card = ModelCard.from_metadata(meta, source)
         self.card.validate_graph(
-            [_info(a) for a in self.session.get_inputs()],
-            [_info(a) for a in self.session.get_outputs()],
+            [_info(a) for a in session.get_inputs()],
+            [_info(a) for a in session.get_outputs()],
             source,
         )
-        out = self.session.get_outputs()[0]
+        out = session.get_outputs()[0]
         self._output_name = out.name
         self._output_dtype = np.dtype(_ORT_TYPES[out.type])
-        self._binding = self.session.io_binding()
+        self._binding = session.io_binding()
         # Inputs and output live in buffers owned here and bound once per batch size: each
         # call then only copies the latents in and runs. Re-binding on every call cost as much
         # as the whole inference of the 32x32 default model (measured with `imggen-rt bench`).
@@ -87,6 +79,28 @@ class OrtCpuBackend:
         self.session.run_with_iobinding(self._binding)
         return self._out[:batch]
 
+    def close(self) -> None:
+        self._binding.clear_binding_inputs()
+        self._binding.clear_binding_outputs()
+
+
+class OrtCpuBackend(OrtBackend):
+    """ONNX Runtime on the CPU, tuned: physical-core threads, sequential execution."""
+
+    name = "ort"
+
+    def __init__(self, model: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.threads = threads or physical_cores()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        session = open_session(model, options, ["CPUExecutionProvider"], "ONNX Runtime")
+        super().__init__(session, Path(model).name)
+
     def describe(self) -> dict[str, Any]:
         return {
             "backend": self.name,
@@ -95,9 +109,15 @@ class OrtCpuBackend:
             "output_dtype": self._output_dtype.name,
         }
 
-    def close(self) -> None:
-        self._binding.clear_binding_inputs()
-        self._binding.clear_binding_outputs()
+
+def open_session(model: str | Path, options: Any, providers: list[Any], engine: str) -> Any:
+    """An InferenceSession, or ImggenError with ONNX Runtime's first line of complaint."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(model), options, providers=providers)
+    except Exception as e:
+        raise ImggenError(f"{engine} cannot load {model}: {first_line(e)}") from None
 
 
 def _info(arg: Any) -> TensorInfo:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..build.profiles import BatchProfile, ort_trt_profile_options
 from ..card import ModelCard
 from ..errors import ImggenError
-from .ort import _ORT_TYPES, OrtCpuBackend
+from ..system import default_cache_dir, physical_cores
+from .ort import OrtBackend, open_session
+from .profiles import BatchProfile, ort_trt_profile_options
 
 PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 GPU_INSTALL = "pip install onnxruntime-gpu (in place of onnxruntime)"
@@ -31,9 +30,9 @@ def available_gpu_providers() -> list[str]:
     return [p for p in PROVIDERS.values() if p in ort.get_available_providers()]
 
 
-class OrtGpuBackend(OrtCpuBackend):
-    """Inputs and the output are bound on the host, as in the CPU backend whose `infer` and
-    `close` this reuses: the Backend protocol hands back host arrays."""
+class OrtGpuBackend(OrtBackend):
+    """Inputs and the output are bound on the host, as in the CPU backend (the session setup
+    after `open_session` is shared): the Backend protocol hands back host arrays."""
 
     def __init__(
         self,
@@ -50,8 +49,6 @@ class OrtGpuBackend(OrtCpuBackend):
     ) -> None:
         import onnxruntime as ort
 
-        from ..system import physical_cores
-
         if provider not in PROVIDERS:
             raise ImggenError(f"provider must be one of {', '.join(PROVIDERS)}, got {provider!r}")
         wanted = PROVIDERS[provider]
@@ -60,11 +57,10 @@ class OrtGpuBackend(OrtCpuBackend):
         self.name = "ort-trt" if provider == "tensorrt" else "ort-cuda"
         self.provider = wanted
         self.threads = threads or physical_cores()
-        source = Path(model).name
-        card = _card_of(model, source)
         cuda_options: dict[str, Any] = {"device_id": device_id}
         providers: list[Any] = []
         if provider == "tensorrt":
+            card = _card_of(model, Path(model).name)  # the profile needs the input shapes
             trt_options = _trt_options(
                 card, device_id, cache_dir, profile, fp16, cuda_graph, opt_level
             )
@@ -79,24 +75,15 @@ class OrtGpuBackend(OrtCpuBackend):
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = self.threads
-        try:
-            self.session = ort.InferenceSession(str(model), options, providers=providers)
-        except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ImggenError(f"ONNX Runtime ({wanted}) cannot load {model}: {first}") from None
-        active = self.session.get_providers()
+        session = open_session(model, options, providers, f"ONNX Runtime ({wanted})")
+        active = session.get_providers()
         if not active or active[0] != wanted:
             raise ImggenError(
                 f"onnxruntime could not start {wanted} (the session fell back to {active}); "
                 "usually a missing CUDA library (libcublas, libcudnn) or an old driver: "
                 "see its warnings above"
             )
-        self.card = card  # read_card checked it against the graph
-        out = self.session.get_outputs()[0]
-        self._output_name = out.name
-        self._output_dtype = np.dtype(_ORT_TYPES[out.type])
-        self._binding = self.session.io_binding()
-        self._buffer = np.empty(0, dtype=self._output_dtype)
+        super().__init__(session, Path(model).name)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -127,8 +114,6 @@ def _trt_options(
     With TensorRT 11, `trt_fp16_enable` has no builder flag behind it: pass an FP16 ONNX
     (`imggen-rt build --target onnx-fp16`) rather than relying on it.
     """
-    from ..build.cache import default_cache_dir
-
     cache = (cache_dir or default_cache_dir()) / "ort-trt"
     cache.mkdir(parents=True, exist_ok=True)
     return {

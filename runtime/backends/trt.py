@@ -13,21 +13,21 @@ from __future__ import annotations
 import ctypes
 import logging
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..build.platform import (
+from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
+from ..errors import ImggenError
+from .base import ColourProgram, DeviceFramesBackend
+from .platform import (
     cuda_call,
     error_text,
     import_cudart,
     import_tensorrt,
     require_cuda_device,
 )
-from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
-from ..errors import ImggenError
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +69,10 @@ class _PinnedBuffer:
         )
 
 
-# A post-process chain's leading colour program (imggen_rt.post): program rows and LUT tables.
-ColourProgram = tuple[NDArray[np.float32], list[NDArray[np.float32]]]
-
-
-class TrtBackend:
+class TrtBackend(DeviceFramesBackend):
     """One engine, one execution context, one stream: not for use from several threads."""
 
     name = "trt"
-    # infer_frames takes `colour`: the chain's colour ops fused into the device post-process.
-    device_colour = True
 
     def __init__(
         self,
@@ -458,23 +452,3 @@ def _check_io(
         )
     dtypes = {n: np.dtype(trt.nptype(engine.get_tensor_dtype(n))) for n in names}
     return outputs[0], dtypes
-
-
-def load_trt_backend(
-    model: str | Path, cache_dir: Path | None = None, cuda_graphs: bool = True
-) -> TrtBackend:
-    """The engine built for `model` (an ONNX, or a cache folder), checked by its manifest."""
-    from ..build.cache import ArtifactCache, find_engine
-    from ..build.platform import tensorrt_platform
-
-    here = tensorrt_platform(import_tensorrt())
-    engine_path, manifest = find_engine(ArtifactCache(cache_dir), Path(model), here)
-    card = ModelCard.from_metadata(manifest.card, manifest.onnx_name)
-    dla = manifest.request.builder.get("dla_core")
-    return TrtBackend(
-        engine_path.read_bytes(),
-        card,
-        str(engine_path),
-        dla_core=dla if isinstance(dla, int) else None,
-        cuda_graphs=cuda_graphs,
-    )

@@ -57,7 +57,7 @@ class ImggenContender:
     kind = "imggen-rt"
 
     def __init__(self, backend: str, model: Path, threads: int | None) -> None:
-        from ..backends import create_backend, explain_auto
+        from ..backend_factory import create_backend, explain_auto
 
         self.name = backend
         self.choice = str(explain_auto(model)) if backend == "auto" else None

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 
 def serve(spec: dict[str, Any], reply: TextIO) -> None:
-    from ..errors import ImggenError
+    from ..errors import ImggenError, first_line
     from .contenders import make_contender, probe_inputs
     from .machine import peak_rss_bytes
 
@@ -43,7 +43,7 @@ def serve(spec: dict[str, Any], reply: TextIO) -> None:
         send({"skipped": str(e)})
         return
     except Exception as e:  # a peer library failing in its own way is a skip, with its words
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         send({"skipped": f"{type(e).__name__}: {first}"})
         return
     send({"ready": True, "load_s": time.perf_counter() - t0, "describe": contender.describe()})

@@ -66,12 +66,12 @@ def add_parser(verbs: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from ..build.pipeline import BuildSpec, build
-    from ..build.profiles import parse_batches
-    from ..build.trt_builder import TrtOptions
+    from ..backends.profiles import parse_batches
+    from ..engines.pipeline import BuildSpec, build
+    from ..engines.trt_builder import TrtOptions
 
     if args.target == "trt":
-        from ..build.platform import import_tensorrt
+        from ..backends.platform import import_tensorrt
 
         import_tensorrt()  # first: without TensorRT nothing else matters
     spec = BuildSpec(
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 def _thresholds(min_psnr: float | None, max_error: float | None) -> Any:
     from dataclasses import replace
 
-    from ..build.parity import ParityThresholds
+    from ..engines.parity import ParityThresholds
 
     thresholds = ParityThresholds()
     if min_psnr is not None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..backends import BACKEND_NAMES
+from ..backend_factory import BACKEND_NAMES
 from ..errors import ImggenError
 from ..grid import contact_sheet
 from ..image_files import write_image

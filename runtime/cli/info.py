@@ -23,7 +23,7 @@ def add_parser(verbs: Any) -> None:
 
 
 def describe_model(path: Path) -> dict[str, Any]:
-    from ..backends import explain_auto
+    from ..backend_factory import explain_auto
     from ..flops import count_flops
     from ..onnx_graph import graph_io, load_model, read_card
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..backends import BACKEND_NAMES
+from ..backend_factory import BACKEND_NAMES
 from ..errors import ImggenError
 from .generate import parse_seeds
 from .post_args import add_post_arguments, chain_from_args

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI
 
-from ..errors import ImggenError
+from ..errors import ImggenError, first_line
 from ..generator import ImageGenerator, default_model_path, load
 from .app import ServeConfig, create_app, model_name, read_token
 from .infer import all_answered, frames_for_requests
@@ -287,7 +287,7 @@ def run(
             ray.init(address=address)
     except Exception as e:  # ConnectionError, RuntimeError, ...: Ray's types vary by version
         where = "a local Ray cluster" if address is None else f"the Ray cluster at {address}"
-        raise ImggenError(f"cannot start {where}: {_first_line(e)}") from None
+        raise ImggenError(f"cannot start {where}: {first_line(e)}") from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -296,7 +296,7 @@ def run(
             serve.start(http_options={"host": host, "port": port})
             serve.run(application, name=APP_NAME, route_prefix="/")
         except Exception as e:  # a port in use, a replica that fails to start (bad backend)
-            raise ImggenError(f"Ray Serve could not start the app: {_first_line(e)}") from None
+            raise ImggenError(f"Ray Serve could not start the app: {first_line(e)}") from None
         print(f"imggen-rt: serving on Ray at http://{host}:{port}", flush=True)
         stop.wait()
     finally:
@@ -305,9 +305,3 @@ def run(
         else:
             serve.delete(APP_NAME)
         ray.shutdown()
-
-
-def _first_line(error: BaseException) -> str:
-    """Ray's errors carry remote tracebacks; the first non-empty line says what went wrong."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..build.lock import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from ..errors import ImggenError
 
 RECORD_VERSION = 1

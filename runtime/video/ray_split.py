@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImggenError
+from ..errors import ImggenError, first_line
 from .walks import Walk
 
 
@@ -111,7 +111,7 @@ class RaySplit:
             try:
                 self.ray.init(**kwargs)
             except (ConnectionError, ValueError) as e:
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                first = first_line(e)
                 raise ImggenError(
                     f"cannot start or reach a Ray cluster ({address or 'local'}): {first}"
                 ) from None

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...build.lock import atomic_write_bytes
+from ...atomic import atomic_write_bytes
 from ...errors import ImggenError
 from ._av import require_av
 from .base import Sink

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ...build.lock import TEMP_PREFIX, temp_path_beside
+from ...atomic import TEMP_PREFIX, temp_path_beside
 from ...errors import ImggenError
 from ._av import require_av
 from .base import Sink

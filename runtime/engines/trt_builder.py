@@ -14,10 +14,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..atomic import atomic_write_bytes
+from ..backends.profiles import BatchProfile, input_shapes
 from ..card import ModelCard
 from ..errors import ImggenError
-from .lock import atomic_write_bytes
-from .profiles import BatchProfile, input_shapes
 
 TYPINGS = ("strong", "weak")
 

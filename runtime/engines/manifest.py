@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..backends.platform import Platform
+from ..backends.profiles import BatchProfile
 from ..errors import ImggenError
 from .parity import ParityReport
-from .platform import Platform
-from .profiles import BatchProfile
 
 FORMAT = "imggen-rt-manifest"
 FORMAT_VERSION = 1

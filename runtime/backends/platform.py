@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any
 
-from ..errors import ImggenError
+from ..errors import ImggenError, first_line
 
 TENSORRT_INSTALL = (
     "TensorRT is not installed: pip install tensorrt (CUDA 13) or tensorrt-cu12 (CUDA 12), "
@@ -30,10 +30,10 @@ def import_tensorrt() -> ModuleType:
         trt = importlib.import_module("tensorrt")
     except ModuleNotFoundError as e:
         if e.name != "tensorrt":
-            raise ImggenError(f"TensorRT does not import: {_first_line(e)}") from None
+            raise ImggenError(f"TensorRT does not import: {first_line(e)}") from None
         raise ImggenError(TENSORRT_INSTALL) from None
     except ImportError as e:  # installed, but a shared library (libnvinfer) is missing
-        raise ImggenError(f"TensorRT does not import: {_first_line(e)}") from None
+        raise ImggenError(f"TensorRT does not import: {first_line(e)}") from None
     if not hasattr(trt, "Builder"):
         raise ImggenError(f"{TENSORRT_INSTALL} (found only type stubs)")
     return trt
@@ -150,8 +150,3 @@ def tensorrt_platform(trt: ModuleType, device: int = 0) -> Platform:
         compute_capability=f"{int(props.major)}.{int(props.minor)}",
         cuda_runtime=f"{version // 1000}.{version % 1000 // 10}",
     )
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

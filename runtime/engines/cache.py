@@ -17,20 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import atomic_write_text, file_lock
+from ..backends.platform import Platform
 from ..errors import ImggenError
-from .lock import atomic_write_text, file_lock
+from ..system import default_cache_dir
 from .manifest import MANIFEST_NAME, BuildRequest, Manifest, sha256_file
-from .platform import Platform
-
-CACHE_ENV = "IMGGEN_RT_CACHE"
-
-
-def default_cache_dir() -> Path:
-    """$IMGGEN_RT_CACHE, else $XDG_CACHE_HOME/imggen-rt, else ~/.cache/imggen-rt."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "imggen-rt"
 
 
 class State(enum.Enum):

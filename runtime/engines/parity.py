@@ -31,8 +31,9 @@ class ParityThresholds:
 
     40 dB is an RMS error of 1% of the range, about 2.5 uint8 levels: invisible, yet far
     below what FP16 reaches on a healthy generator (about 80 dB on the tests' generators); a
-    broken conversion lands far lower (7.5 dB for the precision-starved one in the tests). The largest single-value error allowed is a tenth of the range (13 uint8 levels):
-    a few saturated pixels may move, a region may not.
+    broken conversion lands far lower (7.5 dB for the precision-starved one in the tests). The
+    largest single-value error allowed is a tenth of the range (13 uint8 levels): a few
+    saturated pixels may move, a region may not.
     """
 
     min_psnr_db: float = 40.0

@@ -14,12 +14,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..atomic import temp_path_beside
+from ..backends.platform import Platform
+from ..backends.profiles import BatchProfile
 from ..card import ModelCard
 from ..errors import ImggenError
 from ..fp16 import fp16_model_with_card
 from ..onnx_graph import load_model, read_card
 from .cache import ArtifactCache, State
-from .lock import temp_path_beside
 from .manifest import BuildRequest, Manifest, sha256_file
 from .parity import (
     DEFAULT_SEEDS,
@@ -30,8 +32,6 @@ from .parity import (
     require_parity,
     run_batched,
 )
-from .platform import Platform
-from .profiles import BatchProfile
 from .trt_builder import TrtOptions
 
 Progress = Callable[[str], None]
@@ -192,7 +192,7 @@ class TrtTarget:
     artifact_name = "engine.plan"
 
     def __init__(self, spec: BuildSpec) -> None:
-        from .platform import import_cudart, import_tensorrt, tensorrt_platform
+        from ..backends.platform import import_cudart, import_tensorrt, tensorrt_platform
 
         self.spec = spec
         self.label = f"TensorRT {spec.precision.upper()} engine"

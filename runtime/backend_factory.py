@@ -1,0 +1,177 @@
+"""A backend by name, and what `auto` picks on this machine.
+
+This module sits above both `backends/` (the sessions) and `engines/` (the cache a TensorRT
+engine is found in), so neither of those imports the other's way back.
+
+`auto` works like ONNX Runtime's provider list: TensorRT, then ONNX Runtime on CUDA, then
+OpenVINO on the CPU when it is installed, then ONNX Runtime on the CPU, taking the first that
+can run here, and it says why it skipped the others (`explain_auto`, logged at INFO).
+
+On a CPU the rule is "OpenVINO when installed": side by side in one run on every model and
+batch of the suite (benchmarks/results/suite.md), on an AMD Zen4 and an Intel Xeon host, FP32
+OpenVINO with the latency hint ran the generators' transposed convolutions 1.1-1.4x faster
+than the tuned ONNX Runtime session; the one exception is a tiny model at batch 1 (the 32x32
+default: 0.41 vs 0.30 ms), where both are far below a millisecond. A rule beats a
+measured-and-cached choice here because the difference is large and stable while single
+timings on shared machines are not. A model OpenVINO cannot compile falls back to ONNX
+Runtime, reason logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .backends import Backend
+from .card import ModelCard
+from .errors import ImggenError
+
+if TYPE_CHECKING:
+    from .backends.trt import TrtBackend
+
+BACKEND_NAMES = ("auto", "ort", "openvino", "ort-cuda", "ort-trt", "trt")
+AUTO_ORDER = ("trt", "ort-cuda", "openvino", "ort")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """The backend `auto` picked, why, and why each one before it was skipped."""
+
+    name: str
+    reason: str
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        text = f"{self.name} ({self.reason})"
+        if self.skipped:
+            text += "; skipped " + "; ".join(f"{n}: {why}" for n, why in self.skipped)
+        return text
+
+
+def probe_trt(model: Path) -> str | None:
+    """None when TensorRT can run `model` here, else why not."""
+    try:
+        from .backends.platform import import_cudart, import_tensorrt, tensorrt_platform
+        from .engines.cache import ArtifactCache, find_engine
+
+        trt = import_tensorrt()
+        import_cudart()
+        find_engine(ArtifactCache(), model, tensorrt_platform(trt))
+    except ImggenError as e:
+        return str(e)
+    return None
+
+
+def probe_ort_cuda(model: Path) -> str | None:
+    """None when onnxruntime has its CUDA provider and a CUDA device is usable."""
+    from .backends.ort_gpu import GPU_INSTALL, available_gpu_providers
+    from .backends.platform import cuda_device_count
+
+    if "CUDAExecutionProvider" not in available_gpu_providers():
+        return f"onnxruntime has no CUDAExecutionProvider: {GPU_INSTALL}"
+    count, why = cuda_device_count()
+    return None if count else f"no usable CUDA device: {why}"
+
+
+def probe_openvino() -> str | None:
+    """None when the openvino package is installed (found without importing it: import costs
+    a few hundred ms, paid only when OpenVINO is chosen)."""
+    import importlib.util
+
+    from .backends.openvino import INSTALL
+
+    try:
+        found = importlib.util.find_spec("openvino") is not None
+    except ImportError:  # an import hook that refuses the name: as good as not installed
+        found = False
+    return None if found else f"OpenVINO is not installed: {INSTALL}"
+
+
+_REASONS = {
+    "ort": "the CPU backend runs everywhere",
+    "openvino": "installed; the fastest CPU backend measured (benchmarks/results/suite.md)",
+}
+
+
+def choose(probes: dict[str, Callable[[], str | None]]) -> BackendChoice:
+    """The first backend of AUTO_ORDER whose probe finds nothing against it; ort always runs.
+
+    A backend other than ort is considered only when a probe for it is given."""
+    skipped: list[tuple[str, str]] = []
+    for name in AUTO_ORDER:
+        probe = probes.get(name)
+        if probe is None and name != "ort":
+            continue
+        why_not = probe() if probe is not None else None
+        if why_not is None:
+            return BackendChoice(name, _REASONS.get(name, "usable here"), tuple(skipped))
+        skipped.append((name, why_not))
+    raise AssertionError("unreachable: the ort probe never refuses")
+
+
+def explain_auto(model: str | Path) -> BackendChoice:
+    """What `auto` picks for `model` on this machine, and why (for `imggen-rt info`)."""
+    path = Path(model)
+    return choose(
+        {
+            "trt": lambda: probe_trt(path),
+            "ort-cuda": lambda: probe_ort_cuda(path),
+            "openvino": probe_openvino,
+        }
+    )
+
+
+def create_backend(name: str, model: str | Path, threads: int | None = None) -> Backend:
+    """A backend by name; `auto` picks the best one this machine can run."""
+    if name == "auto":
+        choice = explain_auto(model)
+        log.info("backend auto -> %s", choice)
+        name = choice.name
+        if name == "openvino":
+            try:
+                return create_backend("openvino", model, threads)
+            except ImggenError as e:
+                log.info("backend auto: openvino cannot run this model (%s); using ort", e)
+                name = "ort"
+    if name == "ort":
+        from .backends.ort import OrtCpuBackend
+
+        return OrtCpuBackend(model, threads=threads)
+    if name == "openvino":
+        from .backends.openvino import OpenVinoBackend
+
+        return OpenVinoBackend(model, threads=threads)
+    if name in ("ort-cuda", "ort-trt"):
+        from .backends.ort_gpu import OrtGpuBackend
+
+        provider = "tensorrt" if name == "ort-trt" else "cuda"
+        return OrtGpuBackend(model, provider, threads=threads)
+    if name == "trt":
+        return load_trt_backend(model)
+    raise ImggenError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
+
+
+def load_trt_backend(
+    model: str | Path, cache_dir: Path | None = None, cuda_graphs: bool = True
+) -> TrtBackend:
+    """The engine built for `model` (an ONNX, or a cache folder), checked by its manifest."""
+    from .backends.platform import import_tensorrt, tensorrt_platform
+    from .backends.trt import TrtBackend
+    from .engines.cache import ArtifactCache, find_engine
+
+    here = tensorrt_platform(import_tensorrt())
+    engine_path, manifest = find_engine(ArtifactCache(cache_dir), Path(model), here)
+    card = ModelCard.from_metadata(manifest.card, manifest.onnx_name)
+    dla = manifest.request.builder.get("dla_core")
+    return TrtBackend(
+        engine_path.read_bytes(),
+        card,
+        str(engine_path),
+        dla_core=dla if isinstance(dla, int) else None,
+        cuda_graphs=cuda_graphs,
+    )
