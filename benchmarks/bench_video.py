@@ -36,7 +36,7 @@ from imggen_rt.video.render import batches_from, render
 from imggen_rt.video.sinks.codecs import CODECS
 from imggen_rt.video.sinks.colour import Colour
 from imggen_rt.video.sinks.video_file import VideoFileSink
-from imggen_rt.video.walks import NoiseLoop
+from imggen_rt.walks import NoiseLoop
 
 GOAL = 0.90
 FPS = Fraction(24000, 1001)

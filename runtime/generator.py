@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .backend_factory import create_backend
-from .backends import Backend
+from .backends import Backend, DeviceFramesBackend
 from .card import ModelCard
 from .errors import ImggenError
 from .latents import latents_for_seeds
 from .postprocess import denormalize
+from .walks import Walk
 
 if TYPE_CHECKING:
     from .post import PostChain
@@ -26,12 +27,71 @@ ClassArg = int | str | Sequence[int | str] | None
 
 
 @dataclass(frozen=True)
+class Feeds:
+    """What the graph is fed for a batch of images: latents (already truncated) and, for a
+    conditional model, their class ids. Made only by `ImageGenerator.feeds_for_seeds`/`walk`
+    plans; callers that merge requests (the server) concatenate them."""
+
+    z: np.ndarray  # float32 (N, Z)
+    class_ids: np.ndarray | None  # int64 (N,)
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+    def rows(self, index: slice | np.ndarray) -> Feeds:
+        return Feeds(self.z[index], None if self.class_ids is None else self.class_ids[index])
+
+    @staticmethod
+    def concat(parts: Sequence[Feeds]) -> Feeds:
+        """One batch from several; all or none of the parts carry class ids."""
+        with_classes = [p.class_ids is not None for p in parts]
+        if any(with_classes) and not all(with_classes):
+            raise ImggenError("cannot merge feeds with and without class ids")
+        z = np.concatenate([p.z for p in parts])
+        if not all(with_classes):
+            return Feeds(z, None)
+        return Feeds(z, np.concatenate([p.class_ids for p in parts if p.class_ids is not None]))
+
+
+@dataclass(frozen=True)
 class Batch:
     """One streamed batch: the seeds and classes it holds, and its frames (N, H, W, C) uint8."""
 
     seeds: list[int]
     classes: list[int] | None
     frames: np.ndarray
+
+
+def resolve_classes(card: ModelCard, classes: ClassArg, seeds: Sequence[int]) -> list[int] | None:
+    """Per-seed class ids. Without an explicit class, a conditional model uses
+    seed % num_classes, so a run of consecutive seeds shows every class."""
+    if not card.conditional:
+        if classes is not None:
+            raise ImggenError("this model is not class-conditional: do not pass a class")
+        return None
+    if classes is None:
+        return [s % card.num_classes for s in seeds]
+    if isinstance(classes, (int, str)):
+        return [card.class_index(classes)] * len(seeds)
+    ids = [card.class_index(c) for c in classes]
+    if len(ids) != len(seeds):
+        raise ImggenError(f"{len(ids)} classes given for {len(seeds)} seeds")
+    return ids
+
+
+def feeds_for_seeds(
+    card: ModelCard,
+    seeds: Sequence[int],
+    classes: ClassArg = None,
+    truncation: float = 1.0,
+    latents: np.ndarray | None = None,
+) -> Feeds:
+    """The graph's inputs for these seeds: each latent drawn from its own seed (into `latents`,
+    a float32 (N, Z) buffer, when given), classes by `resolve_classes`. The one place seeds
+    become feeds; `ImageGenerator.feeds_for_seeds` and the parity gate's inputs call it."""
+    ids = resolve_classes(card, classes, seeds)
+    z = latents_for_seeds(seeds, card.latent_dim, truncation, latents)
+    return Feeds(z, None if ids is None else np.asarray(ids, dtype=np.int64))
 
 
 def default_model_path() -> Path:
@@ -84,20 +144,7 @@ class ImageGenerator:
         return list(range(seed, seed + count))
 
     def resolve_classes(self, classes: ClassArg, seeds: Sequence[int]) -> list[int] | None:
-        """Per-seed class ids. Without an explicit class, a conditional model uses
-        seed % num_classes, so a run of consecutive seeds shows every class."""
-        if not self.card.conditional:
-            if classes is not None:
-                raise ImggenError("this model is not class-conditional: do not pass a class")
-            return None
-        if classes is None:
-            return [s % self.card.num_classes for s in seeds]
-        if isinstance(classes, (int, str)):
-            return [self.card.class_index(classes)] * len(seeds)
-        ids = [self.card.class_index(c) for c in classes]
-        if len(ids) != len(seeds):
-            raise ImggenError(f"{len(ids)} classes given for {len(seeds)} seeds")
-        return ids
+        return resolve_classes(self.card, classes, seeds)
 
     def _plan(
         self,
@@ -169,6 +216,59 @@ class ImageGenerator:
             )
         return frames
 
+    def feeds_for_seeds(
+        self,
+        seeds: Sequence[int],
+        classes: ClassArg = None,
+        truncation: float = 1.0,
+        latents: np.ndarray | None = None,
+    ) -> Feeds:
+        return feeds_for_seeds(self.card, seeds, classes, truncation, latents)
+
+    def feeds_for_walk(self, walk: Walk, indices: Sequence[int]) -> Feeds:
+        """The feeds of walk frames that stay in one class (a class morph needs two renders
+        per frame: `frames_for_walk`)."""
+        plan = walk.plan(indices)
+        if plan.blend is not None and bool(np.any(plan.blend > 0)):
+            raise ImggenError("this walk morphs between classes: render it with frames_for_walk")
+        return Feeds(plan.z, plan.class_a)
+
+    def frames(
+        self,
+        feeds: Feeds,
+        order: str | None = None,
+        out: np.ndarray | None = None,
+        post: PostChain | None = None,
+    ) -> np.ndarray:
+        """Feeds -> uint8 (N, H, W, C) frames."""
+        return self.frames_for_latents(feeds.z, feeds.class_ids, order, out, post)
+
+    def frames_for_walk(
+        self, walk: Walk, indices: Sequence[int], order: str = "rgb", post: PostChain | None = None
+    ) -> np.ndarray:
+        """Frames `indices` of a walk. A class morph cross-fades the renders of one latent in
+        the two classes (the blend is of 8-bit frames, rounded), so frame i stays a function of
+        i alone."""
+        plan = walk.plan(indices)
+        frames = self.frames_for_latents(plan.z, plan.class_a, order, post=post)
+        if plan.blend is not None and plan.class_b is not None:
+            morph = np.flatnonzero(plan.blend > 0)
+            if len(morph):
+                other = self.frames_for_latents(
+                    plan.z[morph], plan.class_b[morph], order, post=post
+                )
+                w = plan.blend[morph].reshape(-1, 1, 1, 1)
+                mixed = frames[morph] * (1.0 - w) + other * w
+                frames[morph] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        return frames
+
+    def to_frames(
+        self, images: np.ndarray, order: str | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Host float NCHW images in the card's range -> uint8 NHWC frames (one fused pass)."""
+        low, high = self.card.output_range
+        return denormalize(images, low, high, self._order_for_model(order or self.order), out=out)
+
     def _run(
         self,
         seeds: list[int],
@@ -180,9 +280,8 @@ class ImageGenerator:
     ) -> np.ndarray:
         if len(self._latents) < len(seeds):
             self._latents = np.empty((len(seeds), self.card.latent_dim), dtype=np.float32)
-        z = latents_for_seeds(seeds, self.card.latent_dim, truncation, self._latents[: len(seeds)])
-        class_ids = np.asarray(classes, dtype=np.int64) if classes is not None else None
-        return self.frames_for_latents(z, class_ids, order, out, post)
+        feeds = self.feeds_for_seeds(seeds, classes, truncation, self._latents[: len(seeds)])
+        return self.frames(feeds, order, out, post)
 
     def frames_for_latents(
         self,
@@ -198,14 +297,12 @@ class ImageGenerator:
         order = self._order_for_model(order or self.order, post)
         if post:
             return self._post_processed(z, class_ids, order, out, post)
-        infer_frames = getattr(self.backend, "infer_frames", None)
-        if infer_frames is not None:
+        if isinstance(self.backend, DeviceFramesBackend):
             # GPU backends post-process on the device: only uint8 frames come back.
             if out is None:
                 channels = 1 if order == "gray" else 3
                 out = np.empty((len(z), self.card.height, self.card.width, channels), np.uint8)
-            frames: np.ndarray = infer_frames(z, class_ids, order, out)
-            return frames
+            return self.backend.infer_frames(z, class_ids, order, out)
         images = self.backend.infer(z, class_ids)
         low, high = self.card.output_range
         return denormalize(images, low, high, order, out=out)
@@ -218,17 +315,14 @@ class ImageGenerator:
         out: np.ndarray | None,
         post: PostChain,
     ) -> np.ndarray:
-        if getattr(self.backend, "device_colour", False):
+        if isinstance(self.backend, DeviceFramesBackend):
             # The chain's leading colour ops run in the device pass (only 8-bit frames come
             # back); what follows (filters, resize, masks) continues on them on the CPU.
             colour, rest = post.split_leading_colour()
             work = order if not rest else ("gray" if order == "gray" else "rgb")
-            infer_frames: Any = getattr(self.backend, "infer_frames")  # noqa: B009
-            frames = np.asarray(infer_frames(z, class_ids, work, None, colour))
+            frames = np.asarray(self.backend.infer_frames(z, class_ids, work, None, colour))
             # Pinned frames are reused by the next batch: copy when nothing else did.
             frames = rest.apply(frames, order) if rest else frames.copy()
-        elif getattr(self.backend, "infer_frames", None) is not None:
-            frames = post.apply(self.frames_for_latents(z, class_ids, "rgb"), order)
         else:
             low, high = self.card.output_range
             frames = post.run(self.backend.infer(z, class_ids), low, high, order)

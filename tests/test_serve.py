@@ -206,7 +206,7 @@ def test_bad_post_chains_are_422_with_the_reason(tiny_rgb: TinyGenerator) -> Non
 
 
 def test_walk_frames_are_the_video_walks_frames(tiny_conditional: TinyGenerator) -> None:
-    from imggen_rt.video.walks import KeyframeWalk
+    from imggen_rt.walks import KeyframeWalk
 
     with imggen_rt.load(tiny_conditional.path) as gen:
         plan = KeyframeWalk([3, 9, 4], 3, 8, classes=[2, 2, 2], truncation=0.8).plan(range(7))

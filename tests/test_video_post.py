@@ -14,7 +14,7 @@ from tiny_models import TinyGenerator
 import imggen_rt
 from imggen_rt.post import parse_post
 from imggen_rt.video.frames import FrameMaker
-from imggen_rt.video.walks import NoiseLoop
+from imggen_rt.walks import NoiseLoop
 
 av = pytest.importorskip("av")
 

@@ -11,10 +11,11 @@ from tiny_models import TinyGenerator
 import imggen_rt
 from imggen_rt.errors import ImggenError
 from imggen_rt.latents import latent_for_seed
-from imggen_rt.video.frames import FrameMaker, parse_size, resize_frames
+from imggen_rt.resize import parse_size, resize_frames
+from imggen_rt.video.frames import FrameMaker
 from imggen_rt.video.options import parse_fps, parse_frames
 from imggen_rt.video.render import batches_from
-from imggen_rt.video.walks import KeyframeWalk, NoiseLoop, slerp
+from imggen_rt.walks import KeyframeWalk, NoiseLoop, slerp
 
 
 def test_keyframes_are_hit_exactly_and_the_walk_ends_on_the_last_seed() -> None:
@@ -151,7 +152,7 @@ def test_video_import_pulls_neither_av_nor_ray(tmp_path: Path) -> None:
     import sys
 
     code = (
-        "import sys, imggen_rt.video.render, imggen_rt.video.walks, imggen_rt.cli.main; "
+        "import sys, imggen_rt.video.render, imggen_rt.walks, imggen_rt.cli.main; "
         "print(sorted(m for m in ('av', 'ray', 'torch') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

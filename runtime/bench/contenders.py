@@ -15,7 +15,7 @@ import numpy as np
 
 from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
 from ..errors import ImggenError
-from ..latents import latents_for_seeds
+from ..generator import feeds_for_seeds
 
 # Stages in pipeline order. On a CPU backend nothing crosses to a device: the copy stages
 # are reported as null (n/a), never as a measured 0.
@@ -43,27 +43,26 @@ def _ms(t0: float, t1: float) -> float:
 
 
 def probe_inputs(card: ModelCard, batch: int = 2) -> tuple[np.ndarray, np.ndarray | None]:
-    seeds = list(range(batch))
-    z = latents_for_seeds(seeds, card.latent_dim)
-    classes = (
-        np.asarray([s % card.num_classes for s in seeds], np.int64) if card.conditional else None
-    )
-    return z, classes
+    """Fixed inputs for the peers and the parity probe: seeds 0..batch-1, as the generator
+    makes them."""
+    feeds = feeds_for_seeds(card, range(batch))
+    return feeds.z, feeds.class_ids
 
 
 class ImggenContender:
-    """imggen-rt's pipeline on one backend, timed per stage."""
+    """imggen-rt's pipeline on one backend, timed per stage: the generator's own steps."""
 
     kind = "imggen-rt"
 
     def __init__(self, backend: str, model: Path, threads: int | None) -> None:
         from ..backend_factory import create_backend, explain_auto
+        from ..generator import ImageGenerator
 
         self.name = backend
         self.choice = str(explain_auto(model)) if backend == "auto" else None
         self.backend = create_backend(backend, model, threads=threads)
+        self.gen = ImageGenerator(self.backend, model)
         self.card = self.backend.card
-        self.device = bool(getattr(self.backend, "infer_frames", None))
         self._next_seed = 0
         self.prepare(1)
 
@@ -72,27 +71,16 @@ class ImggenContender:
         self.batch = batch
         self._z = np.empty((batch, card.latent_dim), np.float32)
         self._frames = np.empty((batch, card.height, card.width, card.channels), np.uint8)
-        self._order = "gray" if card.channels == 1 else "rgb"
 
     def step(self) -> dict[str, float]:
-        from ..postprocess import denormalize
-
-        card = self.card
         start = self._next_seed
         self._next_seed += self.batch
         t0 = time.perf_counter()
-        seeds = range(start, start + self.batch)
-        z = latents_for_seeds(seeds, card.latent_dim, 1.0, self._z)
-        classes = (
-            np.fromiter((s % card.num_classes for s in seeds), np.int64, self.batch)
-            if card.conditional
-            else None
-        )
+        feeds = self.gen.feeds_for_seeds(range(start, start + self.batch), latents=self._z)
         t1 = time.perf_counter()
-        images = self.backend.infer(z, classes)
+        images = self.backend.infer(feeds.z, feeds.class_ids)
         t2 = time.perf_counter()
-        low, high = card.output_range
-        denormalize(images, low, high, self._order, out=self._frames)
+        self.gen.to_frames(images, out=self._frames)
         t3 = time.perf_counter()
         return {
             "latents": _ms(t0, t1),

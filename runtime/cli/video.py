@@ -109,7 +109,7 @@ def _classes(gen: Any, text: str | None, seeds: list[int]) -> list[int] | None:
 
 
 def build_walk(args: argparse.Namespace, gen: Any, fps: Any) -> Any:
-    from ..video.walks import KeyframeWalk, NoiseLoop
+    from ..walks import KeyframeWalk, NoiseLoop
 
     z_dim = gen.card.latent_dim
     seeds = args.seeds if args.seeds is not None else [0, 1, 2]
@@ -135,8 +135,9 @@ def build_walk(args: argparse.Namespace, gen: Any, fps: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ..generator import load
+    from ..resize import parse_size
     from ..video import progress
-    from ..video.frames import FrameMaker, parse_size
+    from ..video.frames import FrameMaker
     from ..video.options import parse_fps, parse_frames
     from ..video.render import batches_from
     from ..video.sinks.colour import Colour

@@ -17,7 +17,6 @@ import numpy as np
 
 from ..card import ModelCard
 from ..errors import ImggenError
-from ..latents import latents_for_seeds
 from ..metrics import max_abs_error, psnr
 
 DEFAULT_SEEDS = 16
@@ -104,12 +103,10 @@ def gate_inputs(
     card: ModelCard, seeds: int = DEFAULT_SEEDS
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Seeds 0..n-1 and, for conditional models, class seed % num_classes (every class)."""
-    ids = list(range(seeds))
-    z = latents_for_seeds(ids, card.latent_dim)
-    classes = None
-    if card.conditional:
-        classes = np.asarray([s % card.num_classes for s in ids], dtype=np.int64)
-    return z, classes
+    from ..generator import feeds_for_seeds
+
+    feeds = feeds_for_seeds(card, range(seeds))
+    return feeds.z, feeds.class_ids
 
 
 def run_batched(

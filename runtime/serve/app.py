@@ -24,10 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ImggenError
 from ..generator import ImageGenerator
-from ..latents import latents_for_seeds
 from ..post import PostChain
+from ..resize import resize_frames
 from .batcher import DynamicBatcher
-from .encode import CONTENT_TYPES, encode, resize
+from .encode import CONTENT_TYPES, encode
 from .metrics import ServerMetrics
 from .post_spec import chain_for_request
 from .schemas import (
@@ -178,17 +178,16 @@ def create_app(
 
     @app.post("/v1/generate", dependencies=[Depends(authorize)], response_model=None)
     async def generate(body: GenerateRequest, request: Request) -> Response:
-        seeds = body.seed_list()
+        seeds: list[int] = []
 
         def job_for(gen: ImageGenerator) -> FrameRequest:
             post = _checked_post(gen, body.post, body.format)
-            classes = gen.resolve_classes(body.class_, seeds)
-            z = latents_for_seeds(seeds, gen.card.latent_dim, body.truncation)
-            class_ids = None if classes is None else np.asarray(classes, dtype=np.int64)
-            return FrameRequest(z, class_ids, post)
+            seeds[:] = gen.resolve_seeds(body.n, body.seeds, body.seed)
+            return FrameRequest(gen.feeds_for_seeds(seeds, body.class_, body.truncation), post)
 
         def respond(name: str, job: FrameRequest, frames: np.ndarray) -> Response:
-            classes = None if job.classes is None else [int(c) for c in job.classes]
+            ids = job.feeds.class_ids
+            classes = None if ids is None else [int(c) for c in ids]
             return _respond(name, frames, seeds, classes, body, wants_json)
 
         wants_json = "application/json" in request.headers.get("accept", "")
@@ -208,9 +207,9 @@ def create_app(
                 WalkFrame(
                     index=i,
                     content_type=content_type,
-                    data=base64.b64encode(encode(resize(f, body.size), body.format)).decode(),
+                    data=base64.b64encode(encode(f, body.format)).decode(),
                 )
-                for i, f in enumerate(frames)
+                for i, f in enumerate(_delivery_size(frames, body.size))
             ]
             return JSONResponse(WalkResponse(model=name, frames=listed).model_dump())
 
@@ -255,7 +254,7 @@ def _respond(
 ) -> Response:
     """One image: its bytes (unless JSON is asked for); several: JSON with base64 images;
     raw: all frames as one (N, H, W, C) uint8 buffer."""
-    frames = np.stack([resize(f, body.size) for f in frames])
+    frames = _delivery_size(frames, body.size)
     if body.format == "raw":
         headers = {"X-Image-Shape": ",".join(str(d) for d in frames.shape)}
         return Response(
@@ -278,6 +277,11 @@ def _respond(
         for i, (seed, data) in enumerate(zip(seeds, encoded, strict=True))
     ]
     return JSONResponse(GenerateResponse(model=name, images=images).model_dump())
+
+
+def _delivery_size(frames: np.ndarray, size: int | None) -> np.ndarray:
+    """The request's square `size` (stretched: the page shows square tiles)."""
+    return frames if size is None else resize_frames(frames, (size, size), "stretch")
 
 
 class BodyLimit:

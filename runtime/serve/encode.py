@@ -8,15 +8,6 @@ import numpy as np
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
-def resize(frame: np.ndarray, size: int | None) -> np.ndarray:
-    """Square delivery size: area averaging down, Lanczos up."""
-    if size is None or frame.shape[:2] == (size, size):
-        return frame
-    interp = cv2.INTER_AREA if size < frame.shape[0] else cv2.INTER_LANCZOS4
-    out = cv2.resize(frame, (size, size), interpolation=interp)
-    return out if out.ndim == 3 else out[..., None]
-
-
 def encode(frame: np.ndarray, fmt: str) -> bytes:
     """An (H, W, C) grey, RGB or RGBA uint8 frame as PNG/JPEG/WebP bytes (OpenCV wants BGR)."""
     if frame.shape[2] == 3:

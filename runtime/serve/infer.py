@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..generator import ImageGenerator
+from ..generator import Feeds, ImageGenerator
 from ..post import PostChain
 from .source import FrameRequest
 
@@ -25,11 +25,8 @@ def frames_for_requests(
         groups.setdefault(request.post, []).append(i)
     answers: list[np.ndarray | None] = [None] * len(requests)
     for post, members in groups.items():
-        z = np.concatenate([requests[i].z for i in members])
-        classes = None
-        if generator.card.conditional:
-            classes = np.concatenate([_classes(requests[i]) for i in members])
-        frames = _frames(generator, z, classes, post)
+        feeds = Feeds.concat([requests[i].feeds for i in members])
+        frames = generator.frames(feeds, post=post)
         start = 0
         for i in members:
             stop = start + len(requests[i])
@@ -45,15 +42,3 @@ def all_answered(answers: list[np.ndarray | None]) -> list[np.ndarray]:
     if missing:
         raise RuntimeError(f"no frames were made for requests {missing}")
     return [a for a in answers if a is not None]
-
-
-def _classes(request: FrameRequest) -> np.ndarray:
-    if request.classes is None:
-        raise ValueError("a conditional model needs class ids for every request")
-    return request.classes
-
-
-def _frames(
-    generator: ImageGenerator, z: np.ndarray, classes: np.ndarray | None, post: PostChain | None
-) -> np.ndarray:
-    return generator.frames_for_latents(z, classes, post=post)

@@ -159,8 +159,7 @@ class RayBatchSource:
 
 
 def _one_image(request: FrameRequest, i: int) -> FrameRequest:
-    classes = None if request.classes is None else request.classes[i : i + 1]
-    return FrameRequest(request.z[i : i + 1], classes, request.post)
+    return FrameRequest(request.feeds.rows(slice(i, i + 1)), request.post)
 
 
 class ImggenReplica:

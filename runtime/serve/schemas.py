@@ -6,6 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..latents import MAX_SEED
+from ..walks import keyframe_walk_length
+
 MAX_IMAGES_PER_REQUEST = 64
 MAX_SIZE = 2048
 MAX_POST_CHARS = 512
@@ -30,7 +33,7 @@ class GenerateRequest(BaseModel):
         None, min_length=1, max_length=MAX_IMAGES_PER_REQUEST, description="explicit seeds"
     )
     n: int | None = Field(None, ge=1, le=MAX_IMAGES_PER_REQUEST, description="image count")
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="first seed when `n` is given")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="first seed when `n` is given")
     class_: int | str | None = Field(
         None, alias="class", description="class id or name; default: seed % num_classes"
     )
@@ -43,14 +46,9 @@ class GenerateRequest(BaseModel):
     def _seeds_or_n(self) -> GenerateRequest:
         if self.seeds is not None and self.n is not None:
             raise ValueError("give either seeds or n, not both")
-        if self.seeds is not None and any(not 0 <= s <= 2**63 - 1 for s in self.seeds):
+        if self.seeds is not None and any(not 0 <= s <= MAX_SEED for s in self.seeds):
             raise ValueError("seeds must be integers in 0..2**63-1")
         return self
-
-    def seed_list(self) -> list[int]:
-        if self.seeds is not None:
-            return list(self.seeds)
-        return list(range(self.seed, self.seed + (self.n or 1)))
 
 
 class WalkRequest(BaseModel):
@@ -76,7 +74,7 @@ class WalkRequest(BaseModel):
 
     @model_validator(mode="after")
     def _bounded(self) -> WalkRequest:
-        if any(not 0 <= s <= 2**63 - 1 for s in self.seeds):
+        if any(not 0 <= s <= MAX_SEED for s in self.seeds):
             raise ValueError("seeds must be integers in 0..2**63-1")
         if self.frame_count() > MAX_IMAGES_PER_REQUEST:
             raise ValueError(
@@ -85,8 +83,7 @@ class WalkRequest(BaseModel):
         return self
 
     def frame_count(self) -> int:
-        transitions = len(self.seeds) if self.loop_back else len(self.seeds) - 1
-        return transitions * self.frames_per_seed + (0 if self.loop_back else 1)
+        return keyframe_walk_length(len(self.seeds), self.frames_per_seed, self.loop_back)
 
 
 class WalkFrame(BaseModel):

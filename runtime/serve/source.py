@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..generator import Feeds
 from ..post import PostChain
 
 
@@ -25,16 +26,16 @@ class ShuttingDown(Exception):
 
 @dataclass(frozen=True)
 class FrameRequest:
-    """One client's images: latents already drawn (and truncated), their class ids, and the
-    post chain to apply. Latents rather than seeds so a latent walk goes through the same
-    batching as seeds do; requests are merged only when `post` is the same object."""
+    """One client's images: the generator's feeds for them (latents already drawn and
+    truncated, class ids) and the post chain to apply. Feeds rather than seeds so a latent walk
+    goes through the same batching as seeds do; requests are merged only when `post` is the
+    same object."""
 
-    z: np.ndarray
-    classes: np.ndarray | None
+    feeds: Feeds
     post: PostChain | None = None
 
     def __len__(self) -> int:
-        return len(self.z)
+        return len(self.feeds)
 
 
 class FrameSource(Protocol):

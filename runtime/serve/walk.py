@@ -1,14 +1,12 @@
-"""A latent walk as one batched request: the video part's KeyframeWalk (slerp between keyframe
-latents, optional easing) planned for every frame, so the page's preview shows exactly the
-frames `imggen-rt video` renders for the same seeds, truncation and class."""
+"""A latent walk as one batched request: the KeyframeWalk `imggen-rt video` renders (slerp
+between keyframe latents, optional easing) planned for every frame, so the page's preview shows
+exactly the frames the video has for the same seeds, truncation and class."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..generator import ImageGenerator
 from ..post import PostChain
-from ..video.walks import KeyframeWalk
+from ..walks import KeyframeWalk
 from .schemas import WalkRequest
 from .source import FrameRequest
 
@@ -25,6 +23,4 @@ def walk_request(gen: ImageGenerator, body: WalkRequest, post: PostChain | None)
         loop_back=body.loop_back,
         truncation=body.truncation,
     )
-    plan = walk.plan(range(walk.length))
-    class_ids = None if classes is None else np.full(walk.length, classes[0], dtype=np.int64)
-    return FrameRequest(plan.z, class_ids, post)
+    return FrameRequest(gen.feeds_for_walk(walk, range(walk.length)), post)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImggenError, first_line
-from .walks import Walk
+from ..walks import Walk
 
 
 def require_ray() -> Any:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ImggenError
-from ..latents import latent_for_seed
+from .errors import ImggenError
+from .latents import latent_for_seed
 
 EASINGS = ("linear", "smooth")
 
@@ -45,6 +45,14 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
         s = math.sin(omega)
         out = (math.sin((1.0 - t) * omega) / s) * a64 + (math.sin(t * omega) / s) * b64
     return out.astype(np.float32)
+
+
+def keyframe_walk_length(keyframes: int, frames_per_seed: int, loop_back: bool) -> int:
+    """Frames in a keyframe walk. An open walk ends on its last keyframe; a looped one stops a
+    frame short of the first so that playing it on repeat does not show the first keyframe
+    twice."""
+    transitions = keyframes if loop_back else keyframes - 1
+    return max(1, transitions * frames_per_seed + (0 if loop_back else 1))
 
 
 def ease(u: float, easing: str) -> float:
@@ -124,10 +132,7 @@ class KeyframeWalk(Walk):
         self.loop_back = loop_back
         self.truncation = truncation
         self._keys = [latent_for_seed(s, latent_dim) for s in self.seeds]
-        transitions = len(seeds) if loop_back else len(seeds) - 1
-        # An open walk ends on its last keyframe; a looped one stops a frame short of the first
-        # so that playing it on repeat does not show the first keyframe twice.
-        self.length = max(1, transitions * frames_per_seed + (0 if loop_back else 1))
+        self.length = keyframe_walk_length(len(seeds), frames_per_seed, loop_back)
 
     def describe(self) -> dict[str, object]:
         return {
