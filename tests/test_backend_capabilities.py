@@ -12,7 +12,7 @@ through stand-ins that record what they were asked and compute with the real CPU
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import onnxruntime
@@ -29,7 +29,6 @@ from imggen_rt.errors import ImggenError
 from imggen_rt.generator import ImageGenerator
 from imggen_rt.post import parse_post
 
-
 REAL_SESSION = onnxruntime.InferenceSession
 
 
@@ -37,7 +36,7 @@ class RecordingSession:
     """Stands in for onnxruntime.InferenceSession: records how it was made, claims the first
     provider asked for, and runs the model on a real CPU session."""
 
-    made: list[dict[str, Any]] = []
+    made: ClassVar[list[dict[str, Any]]] = []
     claim_gpu = True
 
     def __init__(self, path: str, options: Any = None, providers: Any = None) -> None:
