@@ -6,14 +6,13 @@ failed export never leaves a model behind that looks usable.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib
 import io
 import json
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,18 +252,37 @@ def load_module_generator(
     return generator, card
 
 
-def export_cli(args: argparse.Namespace) -> None:
-    if args.module:
-        classes = [c.strip() for c in args.classes.split(",")] if args.classes else []
-        generator, card = load_module_generator(
-            args.module, args.checkpoint, args.latent_dim, classes
-        )
+@dataclass(frozen=True)
+class ExportResult:
+    """What `export_checkpoint` wrote, with the parity that let it write them."""
+
+    output: Path
+    parity: ParityResult
+    fp16_output: Path | None = None
+    fp16_parity: ParityReport | None = None
+
+
+def export_checkpoint(
+    checkpoint: Path,
+    output: Path,
+    *,
+    fp16: bool = False,
+    module: str | None = None,
+    latent_dim: int | None = None,
+    classes: Sequence[str] = (),
+    description: str = "",
+    opset: int = 18,
+) -> ExportResult:
+    """A training checkpoint (or, with `module`, a state dict for a user's own generator
+    factory 'pkg.mod:factory') -> ONNX with its card, torch parity enforced; with `fp16` an
+    FP16 twin beside it (OUTPUT.fp16.onnx), through the parity gate."""
+    if module:
+        generator, card = load_module_generator(module, checkpoint, latent_dim, list(classes))
     else:
-        generator, meta = generator_from_checkpoint(args.checkpoint)
-        card = card_for_checkpoint(meta, args.description)
-    parity = export_generator(generator, card, args.output, opset=args.opset)
-    print(f"wrote {args.output}: torch parity {parity} (tolerance {PARITY_TOLERANCE:g})")
-    if args.fp16:
-        fp16_path = args.output.with_suffix(".fp16.onnx")
-        half = export_fp16(args.output, fp16_path, card)
-        print(f"wrote {fp16_path}: FP16 vs FP32 {half.summary()}, parity gate passed")
+        generator, meta = generator_from_checkpoint(checkpoint)
+        card = card_for_checkpoint(meta, description)
+    parity = export_generator(generator, card, output, opset=opset)
+    if not fp16:
+        return ExportResult(output, parity)
+    fp16_path = output.with_suffix(".fp16.onnx")
+    return ExportResult(output, parity, fp16_path, export_fp16(output, fp16_path, card))

@@ -134,8 +134,8 @@ def test_same_routes_validation_and_token_as_one_box(ray_server: RayServer) -> N
 def test_scaling_flags_make_a_config_ray_accepts() -> None:
     from ray.serve.config import AutoscalingConfig
 
-    from imggen_rt.serve.app import ServeConfig
-    from imggen_rt.serve.ray_app import ImggenReplica, Scaling
+    from imggen_rt.serve.config import Scaling, ServeConfig
+    from imggen_rt.serve.ray_app import ImggenReplica
 
     config = ServeConfig(max_batch=32, max_queue=16)
     auto = Scaling(replicas=None, min_replicas=1, max_replicas=3, target_ongoing_requests=4)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImggenError
+from ..serve.config import Scaling, ServeConfig
 
 
 def add_parser(verbs: Any) -> None:
@@ -28,10 +29,13 @@ def add_parser(verbs: Any) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-batch", type=int, default=16, help="images per inference batch")
-    p.add_argument("--max-wait-ms", type=float, default=5.0, help="longest wait to fill a batch")
-    p.add_argument("--max-queue", type=int, default=256, help="images waiting before 429")
-    p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, seconds")
+    d = ServeConfig()
+    p.add_argument("--max-batch", type=int, help=f"images per inference batch ({d.max_batch})")
+    p.add_argument(
+        "--max-wait-ms", type=float, help=f"longest wait to fill a batch ({d.max_wait_ms:g})"
+    )
+    p.add_argument("--max-queue", type=int, help=f"images waiting before 429 ({d.max_queue})")
+    p.add_argument("--timeout", type=float, help=f"per-request timeout, seconds ({d.timeout_s:g})")
     p.add_argument("--backend", default="auto", help="inference backend (see generate --help)")
     p.add_argument("--token-file", type=Path, help="require 'Authorization: Bearer <token>'")
     p.add_argument(
@@ -47,21 +51,22 @@ def add_parser(verbs: Any) -> None:
         "with --address auto (after `ray start`) the app joins an existing cluster.",
     )
     ray.add_argument("--ray", action="store_true", help="serve on Ray Serve")
+    s = Scaling()
     ray.add_argument(
-        "--replicas", default="1", help="replica count, or 'auto' to autoscale (default 1)"
+        "--replicas", help=f"replica count, or 'auto' to autoscale (default {s.replicas})"
     )
-    ray.add_argument("--min-replicas", type=int, help="autoscaling floor (default 1)")
-    ray.add_argument("--max-replicas", type=int, help="autoscaling ceiling (default 2)")
+    ray.add_argument("--min-replicas", type=int, help=f"autoscaling floor ({s.min_replicas})")
+    ray.add_argument("--max-replicas", type=int, help=f"autoscaling ceiling ({s.max_replicas})")
     ray.add_argument(
         "--target-ongoing",
         type=float,
-        help="autoscaling target: requests in flight per replica (default 8)",
+        help=f"autoscaling target: requests in flight per replica ({s.target_ongoing_requests:g})",
     )
     ray.add_argument(
         "--replica-cpus",
         type=float,
-        default=0.5,
-        help="CPUs reserved per replica, fractional; also its inference threads (min 1)",
+        help="CPUs reserved per replica, fractional; also its inference threads (min 1) "
+        f"({s.replica_cpus:g})",
     )
     ray.add_argument("--ray-cpus", type=int, help="CPUs of the local cluster (default: all)")
     ray.add_argument("--address", help="join this Ray cluster ('auto' after `ray start`)")
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from ..serve.app import ServeConfig, create_app, model_name
+        from ..serve.app import create_app, model_name
     except ImportError as e:
         raise ImggenError(
             f"serve needs the serve extra ({e.name}): pip install 'imggen-rt[serve]'"
@@ -80,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
     from ..generator import ImageGenerator, default_model_path, load
     from ..serve.app import read_token
 
-    if args.max_batch < 1 or args.max_queue < 1 or args.max_wait_ms < 0:
-        raise ImggenError("--max-batch and --max-queue must be >= 1, --max-wait-ms >= 0")
     token = None if args.token_file is None else read_token(args.token_file)
-    config = ServeConfig(args.max_batch, args.max_wait_ms, args.max_queue, args.timeout, token)
+    config = ServeConfig.from_options(
+        args.max_batch, args.max_wait_ms, args.max_queue, args.timeout, token
+    )
     if args.ray:
         return _run_on_ray(args, config)
     generators: dict[str, ImageGenerator] = {}
@@ -101,26 +106,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_on_ray(args: argparse.Namespace, config: Any) -> int:
+def _run_on_ray(args: argparse.Namespace, config: ServeConfig) -> int:
     from ..generator import default_model_path
     from ..serve import ray_app
 
     ray_app.import_serve()  # the install hint before any model is touched
-    autoscaling = (args.min_replicas, args.max_replicas, args.target_ongoing)
-    if args.replicas == "auto":
-        scaling = ray_app.Scaling(
-            replicas=None,
-            min_replicas=1 if args.min_replicas is None else args.min_replicas,
-            max_replicas=2 if args.max_replicas is None else args.max_replicas,
-            target_ongoing_requests=args.target_ongoing or 8.0,
-            replica_cpus=args.replica_cpus,
-        )
-    elif not args.replicas.isdigit():
-        raise ImggenError(f"--replicas takes a count or 'auto', got {args.replicas!r}")
-    elif any(v is not None for v in autoscaling):
-        raise ImggenError("--min-replicas/--max-replicas/--target-ongoing need --replicas auto")
-    else:
-        scaling = ray_app.Scaling(replicas=int(args.replicas), replica_cpus=args.replica_cpus)
+    scaling = Scaling.from_options(
+        args.replicas, args.min_replicas, args.max_replicas, args.target_ongoing, args.replica_cpus
+    )
     models = args.model or [default_model_path()]
     for path in models:
         if not path.is_file():

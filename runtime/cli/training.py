@@ -103,9 +103,27 @@ class _ExportVerb:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from ..export.onnx_export import export_cli
+        from ..export.onnx_export import PARITY_TOLERANCE, export_checkpoint
 
-        export_cli(args)
+        classes = [c.strip() for c in args.classes.split(",")] if args.classes else []
+        result = export_checkpoint(
+            args.checkpoint,
+            args.output,
+            fp16=args.fp16,
+            module=args.module,
+            latent_dim=args.latent_dim,
+            classes=classes,
+            description=args.description,
+            opset=args.opset,
+        )
+        print(
+            f"wrote {result.output}: torch parity {result.parity} (tolerance {PARITY_TOLERANCE:g})"
+        )
+        if result.fp16_parity is not None:
+            print(
+                f"wrote {result.fp16_output}: FP16 vs FP32 {result.fp16_parity.summary()}, "
+                "parity gate passed"
+            )
         return 0
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import contextlib
+import functools
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..backend_factory import BACKEND_NAMES
-from ..errors import ImggenError
 from .generate import parse_seeds
-from .post_args import add_post_arguments, chain_from_args
+from .post_args import add_post_arguments
 
 
 def add_parser(verbs: Any) -> None:
@@ -97,173 +98,64 @@ def add_parser(verbs: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _classes(gen: Any, text: str | None, seeds: list[int]) -> list[int] | None:
-    """Keyframe class ids. Without --classes, or for a model without classes, the generator's
-    own rule (seed % num_classes; an error for a class on an unconditional model). The count
-    is checked by the walk, since a noise loop takes one class whatever its seeds."""
-    if text is None or not gen.card.conditional:
-        classes: list[int] | None = gen.resolve_classes(text, seeds)
-        return classes
-    names: list[int | str] = [int(c) if c.strip().isdigit() else c.strip() for c in text.split(",")]
-    return [gen.card.class_index(c) for c in names]
-
-
-def build_walk(args: argparse.Namespace, gen: Any, fps: Any) -> Any:
-    from ..walks import KeyframeWalk, NoiseLoop
-
-    z_dim = gen.card.latent_dim
-    seeds = args.seeds if args.seeds is not None else [0, 1, 2]
-    classes = _classes(gen, args.classes, seeds)
-    if args.loop is not None:
-        if not 0 < args.loop <= 86400:
-            raise ImggenError(f"--loop must be in (0, 86400] seconds, got {args.loop}")
-        length = max(1, round(args.loop * fps))
-        if classes is not None and len(classes) != 1 and args.classes is not None:
-            raise ImggenError("a loop has one class: pass one --classes value")
-        cls = classes[0] if classes is not None else None
-        return NoiseLoop(seeds[0], length, z_dim, cls, args.truncation)
-    return KeyframeWalk(
-        seeds,
-        args.frames_per_seed or 48,
-        z_dim,
-        classes,
-        args.easing,
-        args.loop_back,
-        args.truncation,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..generator import load
     from ..resize import parse_size
-    from ..video import progress
-    from ..video.frames import FrameMaker
-    from ..video.options import parse_fps, parse_frames
-    from ..video.render import batches_from
+    from ..video.job import RenderJob, WalkSpec, render_job
+    from ..video.options import parse_fps
     from ..video.sinks.colour import Colour
-    from ..video.sinks.factory import SinkOptions, open_sink
+    from ..video.sinks.factory import SinkOptions
 
-    if args.batch_size < 1:
-        raise ImggenError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.loop is not None and args.loop_back:
-        raise ImggenError("--loop-back applies to keyframe walks; a --loop has no seam to close")
-    fps = parse_fps(args.fps)
-    realtime = parse_fps(args.realtime) if args.realtime else None
-    size = parse_size(args.size) if args.size else None
-    options = SinkOptions(
-        fps=fps,
-        colour=Colour(args.colorspace, args.range_),
-        codec=args.codec,
-        quality=args.quality,
-        start_number=args.start_number,
-        bit_depth=args.bit_depth,
-        pipe_format=args.pipe_format,
-        y4m_chroma=args.y4m_chroma,
-        segment_frames=args.segment_frames,
+    job = RenderJob(
+        out=args.out,
+        walk=WalkSpec(
+            seeds=tuple(args.seeds) if args.seeds is not None else None,
+            frames_per_seed=args.frames_per_seed,
+            loop_seconds=args.loop,
+            loop_back=args.loop_back,
+            easing=args.easing,
+            classes=args.classes,
+            truncation=args.truncation,
+        ),
+        sink=SinkOptions(
+            fps=parse_fps(args.fps),
+            colour=Colour(args.colorspace, args.range_),
+            codec=args.codec,
+            quality=args.quality,
+            start_number=args.start_number,
+            bit_depth=args.bit_depth,
+            pipe_format=args.pipe_format,
+            y4m_chroma=args.y4m_chroma,
+            segment_frames=args.segment_frames,
+        ),
+        model=args.model,
+        backend=args.backend,
+        threads=args.threads,
+        size=parse_size(args.size) if args.size else None,
+        fit=args.fit,
+        post=args.post,
+        post_config=args.post_config,
+        frames=args.frames,
+        resume=args.resume,
+        realtime=parse_fps(args.realtime) if args.realtime else None,
+        batch_size=args.batch_size,
+        queue=args.queue,
+        sequential=args.sequential,
+        ray=args.ray,
+        ray_workers=args.ray_workers,
+        ray_cpus=args.ray_cpus,
     )
-    post = chain_from_args(args)
-    opened = open_sink(args.out, options)
-    if args.resume and opened.record_path is None:
-        raise ImggenError("--resume needs a file output (a video file or an image sequence)")
-    messages = sys.stderr if opened.to_stdout else sys.stdout
-    with load(args.model, backend=args.backend, threads=args.threads) as gen:
-        walk = build_walk(args, gen, fps)
-        first, stop = parse_frames(args.frames, walk.length) if args.frames else (0, walk.length)
-        if opened.record_path is not None and (first, stop) != (0, walk.length):
-            # Slices of one sequence may render at once into one shared folder: one record each.
-            name = opened.record_path.name.replace(
-                ".progress.json", f".{first}-{stop}.progress.json"
-            )
-            opened = dataclasses.replace(opened, record_path=opened.record_path.with_name(name))
-            opened.sink.use_slice(first, stop)  # a video file's segments: one folder a slice
-        maker = FrameMaker(gen, walk, size, post, args.fit)
-        if maker.has_alpha and not opened.sink.supports_alpha:
-            raise ImggenError(
-                "the post chain makes alpha: write prores4444 (.mov) or a PNG/TIFF/EXR sequence"
-            )
-        frame_size = maker.frame_size
-        settings = {
-            "walk": walk.describe(),
-            "post": repr(post) if post else None,
-            "size": frame_size,
-            "fit": args.fit,
-            "backend": gen.backend.name,
-            "sink": opened.sink.describe(),
-        }
-        fp = progress.fingerprint(settings, gen.model_path)
-        split = None
-        if args.ray is not None:
-            from ..video.ray_split import RaySplit
-
-            split = RaySplit(
-                gen.model_path,
-                walk,
-                size,
-                post=_post_recipe(args),
-                fit=args.fit,
-                workers=args.ray_workers,
-                cpus=args.ray_cpus,
-                backend=gen.backend.name,
-                threads=args.threads or 1,
-                chunk=args.batch_size,
-                address=None if args.ray == "local" else args.ray,
-            )
-        source = split if split is not None else batches_from(maker.make, args.batch_size)
-        try:
-            result = _render_with_progress(
-                args, source, opened, frame_size, first, stop, fp, realtime
-            )
-        finally:
-            if split is not None:
-                split.close()
-    summary: dict[str, Any] = {
-        "output": args.out,
-        "frames": [result.first, result.stop],
-        "resumed_from": result.resumed_from,
-        "frames_written": result.frames_written,
-        "frames_dropped": result.frames_dropped,
-        "seconds": round(result.seconds, 3),
-        "fps": round(result.fps, 2),
-        "size": list(frame_size),
-        "complete": result.complete,
-    }
-    if result.realtime is not None:
-        summary["realtime"] = result.realtime
-    if args.json:
-        print(json.dumps(summary), file=messages)
-    else:
-        print(_summary_line(summary), file=messages)
+    to_stdout = args.out == "-"
+    summary = render_job(job, functools.partial(_progress_bar, args.no_progress))
+    messages = sys.stderr if to_stdout else sys.stdout
+    print(json.dumps(summary) if args.json else _summary_line(summary), file=messages)
     return 0
 
 
-def _post_recipe(args: argparse.Namespace) -> Any:
-    """How a Ray worker rebuilds the chain (a chain holds thread-local buffers and does not
-    travel); LUT files named in it must exist on the workers."""
-    import functools
-
-    from ..post import load_post_config, parse_post
-
-    if args.post_config is not None:
-        return functools.partial(load_post_config, args.post_config.resolve())
-    if args.post:
-        return functools.partial(parse_post, args.post)
-    return None
-
-
-def _render_with_progress(
-    args: argparse.Namespace,
-    source: Any,
-    opened: Any,
-    frame_size: tuple[int, int],
-    first: int,
-    stop: int,
-    fp: str,
-    realtime: Any,
-) -> Any:
+@contextlib.contextmanager
+def _progress_bar(disabled: bool, total: int) -> Iterator[Callable[[int], None]]:
+    """A rich bar on stderr (stdout may carry frames), with the frame rate."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from ..video.render import render
 
     columns = (
         TextColumn("[bold]video"),
@@ -273,29 +165,15 @@ def _render_with_progress(
         TimeRemainingColumn(),
     )
     console = Console(stderr=True)
-    with Progress(*columns, console=console, disable=args.no_progress, transient=True) as bar:
-        task = bar.add_task("video", total=stop - first, rate="-")
+    with Progress(*columns, console=console, disable=disabled, transient=True) as bar:
+        task = bar.add_task("video", total=total, rate="-")
 
         def advance(n: int) -> None:
             bar.advance(task, n)
             speed = bar.tasks[task].speed
             bar.update(task, rate=f"{speed:.1f}" if speed else "-")
 
-        return render(
-            source,
-            opened.sink,
-            frame_size,
-            first,
-            stop,
-            record_path=opened.record_path,
-            fingerprint=fp,
-            resume=args.resume,
-            pipelined=not args.sequential,
-            queue_depth=args.queue,
-            realtime=realtime,
-            drop_late=opened.to_stdout,
-            on_frames=advance,
-        )
+        yield advance
 
 
 def _summary_line(s: dict[str, Any]) -> str:

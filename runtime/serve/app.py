@@ -13,7 +13,6 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from ..generator import ImageGenerator
 from ..post import PostChain
 from ..resize import resize_frames
 from .batcher import DynamicBatcher
+from .config import ServeConfig
 from .encode import CONTENT_TYPES, encode
 from .metrics import ServerMetrics
 from .post_spec import chain_for_request
@@ -47,15 +47,6 @@ MAX_BODY_BYTES = 64 * 1024
 # Encoding up to this many output pixels runs on the event loop (a thread hop costs more);
 # beyond it, in a worker thread so one large answer does not stall every other request.
 ENCODE_INLINE_PIXELS = 256 * 256
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    max_batch: int = 16
-    max_wait_ms: float = 5.0
-    max_queue: int = 256
-    timeout_s: float = 30.0
-    token: str | None = None
 
 
 SourceFactory = Callable[[str, ImageGenerator, ServerMetrics], FrameSource]

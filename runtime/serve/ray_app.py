@@ -26,12 +26,12 @@ from fastapi import FastAPI
 
 from ..errors import ImggenError, first_line
 from ..generator import ImageGenerator, default_model_path, load
-from .app import ServeConfig, create_app, model_name, read_token
+from .app import create_app, model_name, read_token
+from .config import APP_NAME, Scaling, ServeConfig
 from .infer import all_answered, frames_for_requests
 from .metrics import ServerMetrics
 from .source import FrameRequest, FrameSource, QueueFull, ShuttingDown
 
-APP_NAME = "imggen"
 RAY_MISSING = "--ray needs Ray Serve: pip install 'imggen-rt[ray]'"
 
 
@@ -42,61 +42,6 @@ def import_serve() -> Any:
     except ImportError:
         raise ImggenError(RAY_MISSING) from None
     return serve
-
-
-@dataclass(frozen=True)
-class Scaling:
-    """How many replicas: a fixed count, or autoscaling between min and max on the number of
-    requests each replica has in flight. `replica_cpus` is fractional so several replicas (or
-    one replica beside Ray's own actors) fit on a 2-CPU box; it also sets the replica's
-    inference threads (at least one)."""
-
-    replicas: int | None = 1
-    min_replicas: int = 1
-    max_replicas: int = 2
-    target_ongoing_requests: float = 8.0
-    replica_cpus: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.replicas is not None and self.replicas < 1:
-            raise ImggenError(f"replicas must be >= 1, got {self.replicas}")
-        if not 0 <= self.min_replicas <= self.max_replicas or self.max_replicas < 1:
-            raise ImggenError(
-                f"need 0 <= min replicas <= max replicas, max >= 1; got "
-                f"{self.min_replicas}..{self.max_replicas}"
-            )
-        if self.target_ongoing_requests <= 0:
-            raise ImggenError("target ongoing requests must be > 0")
-        if self.replica_cpus <= 0:
-            raise ImggenError(f"replica CPUs must be > 0, got {self.replica_cpus}")
-
-    @property
-    def threads(self) -> int:
-        return max(1, round(self.replica_cpus))
-
-    def deployment_options(self, config: ServeConfig) -> dict[str, Any]:
-        """Keyword arguments for `serve.deployment`."""
-        options: dict[str, Any] = {
-            "name": APP_NAME,
-            "ray_actor_options": {"num_cpus": self.replica_cpus},
-            # Requests waiting in @serve.batch count as ongoing: the limit must let a batch
-            # fill. Images per replica are bounded by the frame source (429), like one box.
-            "max_ongoing_requests": max(config.max_queue, 2 * config.max_batch),
-            # Past this many requests waiting in a proxy for a free replica, Ray answers 503:
-            # the cluster's queue is bounded too, not only each replica's.
-            "max_queued_requests": config.max_queue,
-            "graceful_shutdown_timeout_s": config.timeout_s,
-        }
-        if self.replicas is not None:
-            options["num_replicas"] = self.replicas
-        else:
-            options["num_replicas"] = "auto"
-            options["autoscaling_config"] = {
-                "min_replicas": self.min_replicas,
-                "max_replicas": self.max_replicas,
-                "target_ongoing_requests": self.target_ongoing_requests,
-            }
-        return options
 
 
 @dataclass(frozen=True)
@@ -235,27 +180,28 @@ def app_builder(raw_args: dict[str, Any]) -> Any:
     if unknown:
         raise ImggenError(f"unknown argument(s) {', '.join(unknown)}; known: {sorted(known)}")
 
-    def number(key: str, default: float) -> float:
+    def number(key: str) -> float | None:
+        if key not in args:
+            return None
         try:
-            return float(args.get(key, default))
+            return float(args[key])
         except ValueError:
             raise ImggenError(f"{key} must be a number, got {args[key]!r}") from None
 
+    def count(key: str) -> int | None:
+        value = number(key)
+        return None if value is None else int(value)
+
     token = read_token(Path(args["token_file"])) if "token_file" in args else None
-    config = ServeConfig(
-        int(number("max_batch", 16)),
-        number("max_wait_ms", 5.0),
-        int(number("max_queue", 256)),
-        number("timeout", 30.0),
-        token,
+    config = ServeConfig.from_options(
+        count("max_batch"), number("max_wait_ms"), count("max_queue"), number("timeout"), token
     )
-    replicas = args.get("replicas", "1")
-    scaling = Scaling(
-        replicas=None if replicas == "auto" else int(number("replicas", 1)),
-        min_replicas=int(number("min_replicas", 1)),
-        max_replicas=int(number("max_replicas", 2)),
-        target_ongoing_requests=number("target_ongoing_requests", 8.0),
-        replica_cpus=number("replica_cpus", 0.5),
+    scaling = Scaling.from_options(
+        args.get("replicas"),
+        count("min_replicas"),
+        count("max_replicas"),
+        number("target_ongoing_requests"),
+        number("replica_cpus"),
     )
     models = [Path(m) for m in args["model"].split(",")] if "model" in args else None
     return deployment(
