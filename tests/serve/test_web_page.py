@@ -13,7 +13,10 @@ from tiny_models import TinyGenerator
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium"),
+]
 
 # Background networking off: this machine's closed network refuses Chromium's own calls.
 CHROMIUM_ARGS = [

@@ -15,6 +15,9 @@ from tiny_models import TinyGenerator
 pytest.importorskip("ray")
 av = pytest.importorskip("av")
 
+pytestmark = pytest.mark.slow  # a real Ray cluster
+
+
 WALK = ["--seeds", "2,7,1,8", "--frames-per-seed", "12", "--size", "16x12"]
 
 

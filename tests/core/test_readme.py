@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def readme_commands() -> list[str]:
@@ -27,6 +29,7 @@ def test_readme_generate_command_uses_the_bundled_model() -> None:
     assert " -m " not in generate
 
 
+@pytest.mark.slow  # streams the 10k images of the README example
 def test_readme_python_example_runs(tmp_path: Path) -> None:
     code = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
     assert code is not None

@@ -18,7 +18,7 @@ import pytest
 import imggen_rt
 from imggen_rt import ImggenError
 
-pytestmark = pytest.mark.train
+pytestmark = [pytest.mark.slow, pytest.mark.train]
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -29,6 +29,9 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 serve = pytest.importorskip("ray.serve")
 
+pytestmark = pytest.mark.slow  # a real Ray cluster
+
+
 TOKEN = {"authorization": "Bearer r4y"}
 # Ray 2.60 would otherwise write an auth token into the home folder of whoever runs the tests.
 RAY_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
@@ -59,6 +62,17 @@ def ray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayServer]:
         server(model.path, *options, env=RAY_ENV, start_timeout=180, log=log) as (url, proc),
     ):
         yield RayServer(url, proc, model, log_path)
+        # The shutdown is checked here, after every test of the module, whatever their order.
+        stopped_by_sigterm(RayServer(url, proc, model, log_path))
+
+
+def stopped_by_sigterm(ray_server: RayServer) -> None:
+    """SIGTERM takes the server and its local Ray cluster down cleanly."""
+    ray_server.proc.send_signal(signal.SIGTERM)
+    assert ray_server.proc.wait(timeout=60) == 0
+    assert "serving on Ray at" in ray_server.log.read_text()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{ray_server.url}/healthz", timeout=2)
 
 
 def metric(url: str, name: str) -> float:
@@ -68,7 +82,6 @@ def metric(url: str, name: str) -> float:
     raise AssertionError(f"{name} not in /metrics")
 
 
-@pytest.mark.slow
 def test_concurrent_clients_get_the_cli_pngs_from_merged_batches(
     ray_server: RayServer, tmp_path: Path
 ) -> None:
@@ -102,7 +115,6 @@ def test_concurrent_clients_get_the_cli_pngs_from_merged_batches(
     assert metric(url, 'imggen_requests_total{model="tiny_cond",status="200"}') == 16
 
 
-@pytest.mark.slow
 def test_same_routes_validation_and_token_as_one_box(ray_server: RayServer) -> None:
     url = ray_server.url
     with imggen_rt.load(ray_server.model.path) as gen:
@@ -171,7 +183,7 @@ def test_the_documented_config_file_builds_an_app() -> None:
     yaml = pytest.importorskip("yaml")
     from imggen_rt.serve.ray_app import app_builder
 
-    doc = (Path(__file__).parents[1] / "docs" / "ray_serve.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "ray_serve.md").read_text()
     config = yaml.safe_load(doc.split("```yaml\n", 1)[1].split("```", 1)[0])
     (app,) = config["applications"]
     assert app["import_path"] == "imggen_rt.serve.ray_app:app_builder"
@@ -180,13 +192,3 @@ def test_the_documented_config_file_builds_an_app() -> None:
         app_builder({**app["args"], "max_batchsize": 4})
     with pytest.raises(ImggenError, match="max_batch must be a number"):
         app_builder({**app["args"], "max_batch": "many"})
-
-
-@pytest.mark.slow
-def test_sigterm_takes_the_local_cluster_down(ray_server: RayServer) -> None:
-    # Last in the file on purpose: it stops the module's server (pytest runs tests in order).
-    ray_server.proc.send_signal(signal.SIGTERM)
-    assert ray_server.proc.wait(timeout=60) == 0
-    assert "serving on Ray at" in ray_server.log.read_text()
-    with pytest.raises(httpx.TransportError):
-        httpx.get(f"{ray_server.url}/healthz", timeout=2)
