@@ -8,8 +8,6 @@ from typing import Any
 
 from ..backend_factory import BACKEND_NAMES
 from ..errors import ImggenError
-from ..grid import contact_sheet
-from ..image_files import write_image
 from .post_args import add_post_arguments, chain_from_args
 
 
@@ -68,37 +66,26 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from ..generator import load
+    from ..image_jobs import generate_images
 
     if args.seeds is not None and args.n is not None and args.n != len(args.seeds):
         raise ImggenError(f"-n {args.n} disagrees with the {len(args.seeds)} seeds given")
     n = None if args.seeds is not None else (16 if args.n is None else args.n)
     post = chain_from_args(args)
     with load(args.model, backend=args.backend, threads=args.threads) as gen:
-        # OpenCV writes BGR, so the fused post-process emits BGR directly (gray stays gray
-        # unless the chain colours it).
-        colour = gen.card.channels == 3 or (post is not None and post.makes_colour)
-        order = "bgr" if colour else "gray"
         seeds = gen.resolve_seeds(n, args.seeds, args.seed)
-        args.out.mkdir(parents=True, exist_ok=True)
-        sheet_frames = []
         with Progress(disable=args.no_progress, transient=True) as bar:
             task = bar.add_task("generate", total=len(seeds))
-            for batch in gen.iter_batches(
-                seeds=seeds,
+            generate_images(
+                gen,
+                seeds,
+                args.out,
                 classes=args.class_,
                 truncation=args.truncation,
                 batch_size=args.batch_size,
-                order=order,
                 post=post,
-            ):
-                for seed, frame in zip(batch.seeds, batch.frames, strict=True):
-                    write_image(args.out / f"seed{seed:06d}.png", frame)
-                if args.grid:
-                    sheet_frames.append(batch.frames.copy())
-                bar.advance(task, len(batch.seeds))
-        if args.grid and sheet_frames:
-            import numpy as np
-
-            write_image(args.out / "grid.png", contact_sheet(np.concatenate(sheet_frames)))
+                grid=args.grid,
+                advance=lambda k: bar.advance(task, k),
+            )
     print(f"wrote {len(seeds)} images to {args.out}" + (" and grid.png" if args.grid else ""))
     return 0

@@ -1,0 +1,127 @@
+"""Image files in and out: the work of `imggen-rt generate` and `imggen-rt postprocess`.
+
+Each image is written atomically under its final name (a reader never sees half a file), so
+an interrupted run leaves whole images only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from .errors import ImggenError
+from .grid import contact_sheet
+from .image_files import write_image
+
+if TYPE_CHECKING:
+    from .generator import ClassArg, ImageGenerator
+    from .post import PostChain
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+
+Advance = Callable[[int], None]
+
+
+def generate_images(
+    gen: ImageGenerator,
+    seeds: Sequence[int],
+    out: Path,
+    *,
+    classes: ClassArg = None,
+    truncation: float = 1.0,
+    batch_size: int = 16,
+    post: PostChain | None = None,
+    grid: bool = False,
+    advance: Advance = lambda _: None,
+) -> None:
+    """One PNG per seed (`seed000005.png`) in `out`, and `grid.png` (a contact sheet) with
+    `grid`. Frames stream batch by batch: memory stays flat in the number of seeds."""
+    # OpenCV writes BGR, so the fused post-process emits BGR directly (gray stays gray unless
+    # the chain colours it).
+    colour = gen.card.channels == 3 or (post is not None and post.makes_colour)
+    order = "bgr" if colour else "gray"
+    out.mkdir(parents=True, exist_ok=True)
+    sheet_frames = []
+    for batch in gen.iter_batches(
+        seeds=seeds,
+        classes=classes,
+        truncation=truncation,
+        batch_size=batch_size,
+        order=order,
+        post=post,
+    ):
+        for seed, frame in zip(batch.seeds, batch.frames, strict=True):
+            write_image(out / f"seed{seed:06d}.png", frame)
+        if grid:
+            sheet_frames.append(batch.frames.copy())
+        advance(len(batch.seeds))
+    if grid and sheet_frames:
+        write_image(out / "grid.png", contact_sheet(np.concatenate(sheet_frames)))
+
+
+def postprocess_images(
+    files: Sequence[Path],
+    out: Path,
+    chain: PostChain,
+    fmt: str | None = None,
+    advance: Advance = lambda _: None,
+) -> None:
+    """The chain on each file, written under the same name (suffix `fmt` when given) in `out`.
+    An input's alpha is carried over, resized with the image, unless the chain makes its own."""
+    out.mkdir(parents=True, exist_ok=True)
+    out_dir = out.resolve()
+    for path in files:
+        suffix = f".{fmt}" if fmt else path.suffix
+        target = out_dir / (path.stem + suffix)
+        if target == path.resolve():
+            raise ImggenError(f"{target} would overwrite its input; pick another -o")
+        frames, alpha = read_rgb(path)
+        colour = frames.shape[3] == 3 or chain.makes_colour
+        result = chain.apply(frames, order="bgr" if colour else "gray")[0]
+        if alpha is not None and not chain.has_alpha:
+            height, width = result.shape[:2]
+            alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_AREA)
+            if result.shape[2] == 1:
+                result = np.broadcast_to(result, (height, width, 3))
+            result = np.dstack([result, alpha])
+        write_image(target, result)
+        advance(1)
+
+
+def collect_inputs(inputs: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise ImggenError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {path}")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ImggenError(f"input {path} does not exist")
+    return files
+
+
+def read_rgb(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(1, H, W, C) RGB or gray uint8 and the alpha plane (H, W) when the file has one."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ImggenError(f"cannot read {path} as an image")
+    if image.dtype != np.uint8:
+        raise ImggenError(f"{path} is {image.dtype}; postprocess reads 8-bit images")
+    alpha = None
+    if image.ndim == 2:
+        image = image[..., None]
+    elif image.shape[2] == 4:
+        alpha = image[..., 3].copy()
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    else:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image[None], alpha
