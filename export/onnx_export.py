@@ -25,6 +25,7 @@ from torch import nn
 from .. import __version__
 from ..atomic import atomic_write_bytes
 from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
+from ..contract import graph_inputs
 from ..engines.parity import ParityReport, check_parity, gate_inputs, require_parity
 from ..errors import ImggenError, first_line
 from ..fp16 import fp16_model_with_card
@@ -130,10 +131,11 @@ def export_fp16(fp32_path: Path, output: Path, card: ModelCard) -> ParityReport:
 
 @torch.no_grad()
 def _torch_outputs(generator: nn.Module, card: ModelCard) -> np.ndarray:
-    z, classes = gate_inputs(card)
-    if classes is None:
-        return generator(torch.from_numpy(z)).numpy()
-    return generator(torch.from_numpy(z), torch.from_numpy(classes)).numpy()
+    feeds = gate_inputs(card)
+    z = torch.from_numpy(feeds.z)
+    if feeds.class_ids is None:
+        return generator(z).numpy()
+    return generator(z, torch.from_numpy(feeds.class_ids)).numpy()
 
 
 def _onnx_outputs(model: onnx.ModelProto, card: ModelCard) -> np.ndarray:
@@ -144,11 +146,8 @@ def _onnx_outputs(model: onnx.ModelProto, card: ModelCard) -> np.ndarray:
     session = ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
-    z, classes = gate_inputs(card)
-    feeds: dict[str, np.ndarray] = {LATENT_INPUT: z}
-    if classes is not None:
-        feeds[CLASS_INPUT] = classes
-    return np.asarray(session.run(None, feeds)[0], dtype=np.float32)
+    inputs = graph_inputs(card.input_specs, card.num_classes, gate_inputs(card))
+    return np.asarray(session.run(None, inputs)[0], dtype=np.float32)
 
 
 def _parity(model: onnx.ModelProto, card: ModelCard, reference: np.ndarray) -> ParityResult:

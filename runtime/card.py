@@ -8,14 +8,20 @@ it; lists are JSON.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .contract import FLOAT_TYPES, InputSpec, OutputSpec
 from .errors import ImggenError
 
 PREFIX = "imggen."
-CARD_VERSION = "1"
+# Version 1: input `z` (B, Z), `class_id` (B,) ids, one NCHW RGB output. Version 2 adds the
+# declarative contract (`inputs`, `output`) for any other plumbing; a card whose contract is
+# version 1's is still written as version 1, so files readable by older runtimes stay so.
+CARD_VERSION = "2"
+READS_VERSIONS = ("1", "2")
 LATENT_INPUT = "z"
 CLASS_INPUT = "class_id"
 
@@ -44,6 +50,9 @@ class ModelCard:
     training_data: str = ""
     description: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    # The contract (version 2); empty: version 1's `z` and `class_id`.
+    inputs: tuple[InputSpec, ...] = ()
+    output: OutputSpec = field(default_factory=OutputSpec)
 
     @property
     def num_classes(self) -> int:
@@ -53,10 +62,27 @@ class ModelCard:
     def conditional(self) -> bool:
         return bool(self.class_names)
 
+    @property
+    def input_specs(self) -> tuple[InputSpec, ...]:
+        """Every graph input with its role (version 1 cards: `z`, and `class_id` ids)."""
+        if self.inputs:
+            return self.inputs
+        specs = [InputSpec(LATENT_INPUT, "latent", (None, self.latent_dim), "float32")]
+        if self.conditional:
+            specs.append(InputSpec(CLASS_INPUT, "class", (None,), "int64", encoding="ids"))
+        return tuple(specs)
+
+    def inputs_with_role(self, role: str) -> tuple[InputSpec, ...]:
+        return tuple(s for s in self.input_specs if s.role == role)
+
+    @property
+    def is_v1_contract(self) -> bool:
+        return not self.inputs and self.output == OutputSpec()
+
     # -- (de)serialisation -------------------------------------------------------------------
     def to_metadata(self) -> dict[str, str]:
         meta = {
-            "card_version": CARD_VERSION,
+            "card_version": "1" if self.is_v1_contract else CARD_VERSION,
             "latent_dim": str(self.latent_dim),
             "resolution": f"{self.height}x{self.width}",
             "channels": str(self.channels),
@@ -67,6 +93,9 @@ class ModelCard:
             "training_data": self.training_data,
             "description": self.description,
         }
+        if not self.is_v1_contract:
+            meta["inputs"] = json.dumps([spec.to_dict() for spec in self.input_specs])
+            meta["output"] = json.dumps(self.output.to_dict())
         meta.update(self.extra)
         return {PREFIX + k: v for k, v in meta.items()}
 
@@ -78,10 +107,11 @@ class ModelCard:
                 f"{source} has no imggen-rt model card (metadata_props 'imggen.*'); "
                 "export it with `imggen-rt export` or add the card with imggen_rt.card.write_card"
             )
-        if meta.get("card_version") != CARD_VERSION:
+        version = meta.get("card_version")
+        if version not in READS_VERSIONS:
             raise ImggenError(
-                f"{source}: model card version {meta.get('card_version')!r} is not supported "
-                f"(this runtime reads version {CARD_VERSION})"
+                f"{source}: model card version {version!r} is not supported "
+                f"(this runtime reads versions {', '.join(READS_VERSIONS)})"
             )
 
         def need(key: str) -> str:
@@ -104,8 +134,10 @@ class ModelCard:
                 training_data=meta.get("training_data", ""),
                 description=meta.get("description", ""),
                 extra={k: v for k, v in meta.items() if k not in _KNOWN_KEYS},
+                inputs=_input_specs(meta.get("inputs")) if version == "2" else (),
+                output=_output_spec(meta.get("output")) if version == "2" else OutputSpec(),
             )
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
             raise ImggenError(f"{source}: malformed model card: {e}") from None
         if "num_classes" in meta and int(meta["num_classes"]) != card.num_classes:
             raise ImggenError(
@@ -121,39 +153,89 @@ class ModelCard:
         if self.channels not in (1, 3):
             raise ImggenError(f"{source}: model card channels must be 1 or 3, got {self.channels}")
         low, high = self.output_range
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ImggenError(
+                f"{source}: model card output range {self.output_range} is not finite"
+            )
         if not low < high:
             raise ImggenError(f"{source}: model card output range {self.output_range} is empty")
+        self._check_contract(source)
+
+    def _check_contract(self, source: str) -> None:
+        specs = self.input_specs
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ImggenError(f"{source}: model card names an input twice: {names}")
+        latents = self.inputs_with_role("latent")
+        if len(latents) != 1:
+            raise ImggenError(f"{source}: the card must name one latent input, not {len(latents)}")
+        if latents[0].size != self.latent_dim:
+            raise ImggenError(
+                f"{source}: latent '{latents[0].name}' holds {latents[0].size} values but the "
+                f"card's latent_dim is {self.latent_dim}"
+            )
+        classes = self.inputs_with_role("class")
+        if len(classes) > 1:
+            raise ImggenError(f"{source}: the card names {len(classes)} class inputs; one at most")
+        if bool(classes) != self.conditional:
+            raise ImggenError(
+                f"{source}: the card has {self.num_classes} class names but "
+                f"{len(classes)} class input(s)"
+            )
+        if classes and classes[0].encoding == "onehot" and classes[0].size != self.num_classes:
+            raise ImggenError(
+                f"{source}: one-hot input '{classes[0].name}' has {classes[0].size} slots for "
+                f"{self.num_classes} class names"
+            )
+        if self.inputs_with_role("image"):
+            raise ImggenError(
+                f"{source}: image-conditioned models (an 'image' input) are not run by this "
+                "runtime yet"
+            )
 
     def validate_graph(
         self, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo], source: str = "model"
     ) -> None:
         """The card must describe the graph it sits in: names, ranks, static sizes, dtypes."""
         by_name = {t.name: t for t in inputs}
-        z = by_name.get(LATENT_INPUT)
-        if z is None:
-            raise ImggenError(
-                f"{source}: graph has no latent input '{LATENT_INPUT}' (inputs: {list(by_name)})"
-            )
-        _expect(z, (None, self.latent_dim), ("float32",), source)
-        if self.conditional:
-            c = by_name.get(CLASS_INPUT)
-            if c is None:
+        for spec in self.input_specs:
+            graph_input = by_name.get(spec.name)
+            if graph_input is None:
+                what = "latent input" if spec.role == "latent" else f"{spec.role} input"
+                if spec.role == "class" and not self.inputs:
+                    raise ImggenError(
+                        f"{source}: card names {self.num_classes} classes but the graph has no "
+                        f"'{spec.name}' input"
+                    )
                 raise ImggenError(
-                    f"{source}: card names {self.num_classes} classes but the graph has no "
-                    f"'{CLASS_INPUT}' input"
+                    f"{source}: graph has no {what} '{spec.name}' (inputs: {list(by_name)})"
                 )
-            _expect(c, (None,), ("int64",), source)
-        extra_inputs = set(by_name) - {LATENT_INPUT, CLASS_INPUT if self.conditional else ""}
+            _expect(graph_input, spec.shape, (spec.dtype,), source)
+        extra_inputs = set(by_name) - {s.name for s in self.input_specs}
         if extra_inputs:
             raise ImggenError(f"{source}: unexpected graph inputs {sorted(extra_inputs)}")
-        if len(outputs) != 1:
-            raise ImggenError(f"{source}: graph must have one output image, has {len(outputs)}")
-        _expect(
-            outputs[0],
-            (None, self.channels, self.height, self.width),
-            ("float32", "float16"),
-            source,
+        _expect(self.output_of(outputs, source), self.output_shape, FLOAT_TYPES, source)
+
+    def output_of(self, outputs: Sequence[TensorInfo], source: str = "model") -> TensorInfo:
+        """The graph output the card names (version 1: the graph's only output)."""
+        if self.output.name is None:
+            if len(outputs) != 1:
+                raise ImggenError(f"{source}: graph must have one output image, has {len(outputs)}")
+            return outputs[0]
+        for tensor in outputs:
+            if tensor.name == self.output.name:
+                return tensor
+        raise ImggenError(
+            f"{source}: graph has no output '{self.output.name}' "
+            f"(outputs: {[t.name for t in outputs]})"
         )
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        """The output's shape as the graph has it (batch None)."""
+        if self.output.layout == "nhwc":
+            return (None, self.height, self.width, self.channels)
+        return (None, self.channels, self.height, self.width)
 
     def class_index(self, value: int | str) -> int:
         """A class by id or by name (case-insensitive)."""
@@ -182,6 +264,8 @@ class ModelCard:
             "training_data": self.training_data,
             "description": self.description,
             "extra": dict(self.extra),
+            "inputs": [spec.to_dict() for spec in self.input_specs],
+            "output": self.output.to_dict(),
         }
 
 
@@ -196,7 +280,25 @@ _KNOWN_KEYS = {
     "producer",
     "training_data",
     "description",
+    "inputs",
+    "output",
 }
+
+
+def _input_specs(text: str | None) -> tuple[InputSpec, ...]:
+    if text is None:
+        raise ValueError("a version 2 card needs 'imggen.inputs'")
+    items = json.loads(text)
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError("'imggen.inputs' must be a JSON list of objects")
+    return tuple(InputSpec.from_dict(item) for item in items)
+
+
+def _output_spec(text: str | None) -> OutputSpec:
+    item = json.loads(text) if text is not None else {}
+    if not isinstance(item, dict):
+        raise ValueError("'imggen.output' must be a JSON object")
+    return OutputSpec.from_dict(item)
 
 
 def _expect(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +12,7 @@ import numpy as np
 from .backend_factory import create_backend
 from .backends import Backend, DeviceFramesBackend
 from .card import ModelCard
+from .contract import Feeds, canonical_output, noise_for_seed, scalar_value
 from .errors import ImggenError
 from .latents import latents_for_seeds
 from .postprocess import denormalize
@@ -24,33 +25,6 @@ DEFAULT_MODEL = Path(__file__).parent / "models" / "fashion_cgan32.onnx"
 ORDERS = ("rgb", "bgr", "gray")
 
 ClassArg = int | str | Sequence[int | str] | None
-
-
-@dataclass(frozen=True)
-class Feeds:
-    """What the graph is fed for a batch of images: latents (already truncated) and, for a
-    conditional model, their class ids. Made only by `ImageGenerator.feeds_for_seeds`/`walk`
-    plans; callers that merge requests (the server) concatenate them."""
-
-    z: np.ndarray  # float32 (N, Z)
-    class_ids: np.ndarray | None  # int64 (N,)
-
-    def __len__(self) -> int:
-        return len(self.z)
-
-    def rows(self, index: slice | np.ndarray) -> Feeds:
-        return Feeds(self.z[index], None if self.class_ids is None else self.class_ids[index])
-
-    @staticmethod
-    def concat(parts: Sequence[Feeds]) -> Feeds:
-        """One batch from several; all or none of the parts carry class ids."""
-        with_classes = [p.class_ids is not None for p in parts]
-        if any(with_classes) and not all(with_classes):
-            raise ImggenError("cannot merge feeds with and without class ids")
-        z = np.concatenate([p.z for p in parts])
-        if not all(with_classes):
-            return Feeds(z, None)
-        return Feeds(z, np.concatenate([p.class_ids for p in parts if p.class_ids is not None]))
 
 
 @dataclass(frozen=True)
@@ -79,19 +53,55 @@ def resolve_classes(card: ModelCard, classes: ClassArg, seeds: Sequence[int]) ->
     return ids
 
 
+Scalars = Mapping[str, float] | None
+
+
 def feeds_for_seeds(
     card: ModelCard,
     seeds: Sequence[int],
     classes: ClassArg = None,
     truncation: float = 1.0,
     latents: np.ndarray | None = None,
+    scalars: Scalars = None,
+    noise_seeds: Sequence[int] | None = None,
 ) -> Feeds:
     """The graph's inputs for these seeds: each latent drawn from its own seed (into `latents`,
-    a float32 (N, Z) buffer, when given), classes by `resolve_classes`. The one place seeds
-    become feeds; `ImageGenerator.feeds_for_seeds` and the parity gate's inputs call it."""
+    a float32 (N, Z) buffer, when given), classes by `resolve_classes`, noise maps from each
+    image's seed (or from `noise_seeds`: a walk keeps one noise for all its frames) and the
+    knobs (`scalars`, else the card's defaults). The one place seeds become feeds: the
+    generator, the server, the benchmark and the parity gate all call it."""
     ids = resolve_classes(card, classes, seeds)
     z = latents_for_seeds(seeds, card.latent_dim, truncation, latents)
-    return Feeds(z, None if ids is None else np.asarray(ids, dtype=np.int64))
+    extra = extra_inputs(card, seeds if noise_seeds is None else noise_seeds, scalars)
+    return Feeds(z, None if ids is None else np.asarray(ids, dtype=np.int64), extra)
+
+
+def extra_inputs(
+    card: ModelCard, noise_seeds: Sequence[int], scalars: Scalars = None
+) -> dict[str, np.ndarray]:
+    """Noise maps (one per image, from its noise seed) and knob values (one per image), by
+    graph input name."""
+    check_scalars(card, scalars)
+    n = len(noise_seeds)
+    extra: dict[str, np.ndarray] = {}
+    for index, spec in enumerate(card.inputs_with_role("noise")):
+        maps = np.empty((n, *spec.item_shape), dtype=np.float32)
+        for row, seed in enumerate(noise_seeds):
+            maps[row] = noise_for_seed(int(seed), spec, index)
+        extra[spec.name] = maps
+    for spec in card.inputs_with_role("scalar"):
+        value = scalar_value(spec, None if scalars is None else scalars.get(spec.name))
+        extra[spec.name] = np.full((n, *spec.item_shape), value, dtype=np.float32)
+    return extra
+
+
+def check_scalars(card: ModelCard, scalars: Scalars) -> None:
+    """Every knob asked for must be one of the model's."""
+    known = [spec.name for spec in card.inputs_with_role("scalar")]
+    unknown = sorted(set(scalars or ()) - set(known))
+    if unknown:
+        has = ", ".join(known) if known else "none"
+        raise ImggenError(f"unknown knob(s) {', '.join(unknown)}; this model's knobs: {has}")
 
 
 def default_model_path() -> Path:
@@ -155,9 +165,11 @@ class ImageGenerator:
         batch_size: int,
         order: str | None,
         post: PostChain | None,
+        scalars: Scalars = None,
     ) -> tuple[list[int], list[int] | None, str]:
         if batch_size < 1:
             raise ImggenError(f"batch size must be >= 1, got {batch_size}")
+        check_scalars(self.card, scalars)
         all_seeds = self.resolve_seeds(n, seeds, seed)
         return (
             all_seeds,
@@ -175,15 +187,18 @@ class ImageGenerator:
         seed: int = 0,
         order: str | None = None,
         post: PostChain | None = None,
+        scalars: Scalars = None,
     ) -> Iterator[Batch]:
-        """Stream frames batch by batch: memory stays flat however many images are asked."""
+        """Stream frames batch by batch: memory stays flat however many images are asked.
+        `scalars` sets the model's knobs by name (e.g. {"psi": 0.7}; `card.input_specs`)."""
         all_seeds, all_classes, out_order = self._plan(
-            n, seeds, classes, seed, batch_size, order, post
+            n, seeds, classes, seed, batch_size, order, post, scalars
         )
         for start in range(0, len(all_seeds), batch_size):
             batch_seeds = all_seeds[start : start + batch_size]
             batch_classes = all_classes[start : start + batch_size] if all_classes else None
-            frames = self._run(batch_seeds, batch_classes, truncation, out_order, None, post)
+            feeds = self._feeds_in_buffer(batch_seeds, batch_classes, truncation, scalars)
+            frames = self.frames(feeds, out_order, None, post)
             yield Batch(batch_seeds, batch_classes, frames)
 
     def generate(
@@ -196,24 +211,21 @@ class ImageGenerator:
         seed: int = 0,
         order: str | None = None,
         post: PostChain | None = None,
+        scalars: Scalars = None,
     ) -> np.ndarray:
         """All frames as one uint8 (N, H, W, C) array, written batch by batch in place.
-        `post` (imggen_rt.post.PostChain) post-processes them: colour, LUT, filters, size."""
+        `post` (imggen_rt.post.PostChain) post-processes them: colour, LUT, filters, size;
+        `scalars` sets the model's knobs by name."""
         all_seeds, all_classes, out_order = self._plan(
-            n, seeds, classes, seed, batch_size, order, post
+            n, seeds, classes, seed, batch_size, order, post, scalars
         )
         shape = self.frame_shape(out_order, post)
         frames = np.empty((len(all_seeds), *shape), dtype=np.uint8)
         for start in range(0, len(all_seeds), batch_size):
             stop = start + batch_size
-            self._run(
-                all_seeds[start:stop],
-                all_classes[start:stop] if all_classes else None,
-                truncation,
-                out_order,
-                frames[start:stop],
-                post,
-            )
+            batch_classes = all_classes[start:stop] if all_classes else None
+            feeds = self._feeds_in_buffer(all_seeds[start:stop], batch_classes, truncation, scalars)
+            self.frames(feeds, out_order, frames[start:stop], post)
         return frames
 
     def feeds_for_seeds(
@@ -222,66 +234,44 @@ class ImageGenerator:
         classes: ClassArg = None,
         truncation: float = 1.0,
         latents: np.ndarray | None = None,
+        scalars: Scalars = None,
     ) -> Feeds:
-        return feeds_for_seeds(self.card, seeds, classes, truncation, latents)
+        return feeds_for_seeds(self.card, seeds, classes, truncation, latents, scalars)
 
-    def feeds_for_walk(self, walk: Walk, indices: Sequence[int]) -> Feeds:
+    def feeds_for_walk(self, walk: Walk, indices: Sequence[int], scalars: Scalars = None) -> Feeds:
         """The feeds of walk frames that stay in one class (a class morph needs two renders
-        per frame: `frames_for_walk`)."""
+        per frame: `frames_for_walk`). Noise maps are the walk's own, the same in every frame,
+        so frames do not flicker."""
         plan = walk.plan(indices)
         if plan.blend is not None and bool(np.any(plan.blend > 0)):
             raise ImggenError("this walk morphs between classes: render it with frames_for_walk")
-        return Feeds(plan.z, plan.class_a)
-
-    def frames(
-        self,
-        feeds: Feeds,
-        order: str | None = None,
-        out: np.ndarray | None = None,
-        post: PostChain | None = None,
-    ) -> np.ndarray:
-        """Feeds -> uint8 (N, H, W, C) frames."""
-        return self.frames_for_latents(feeds.z, feeds.class_ids, order, out, post)
+        extra = extra_inputs(self.card, [walk.noise_seed] * len(plan.z), scalars)
+        return Feeds(plan.z, plan.class_a, extra)
 
     def frames_for_walk(
-        self, walk: Walk, indices: Sequence[int], order: str = "rgb", post: PostChain | None = None
+        self,
+        walk: Walk,
+        indices: Sequence[int],
+        order: str = "rgb",
+        post: PostChain | None = None,
+        scalars: Scalars = None,
     ) -> np.ndarray:
         """Frames `indices` of a walk. A class morph cross-fades the renders of one latent in
         the two classes (the blend is of 8-bit frames, rounded), so frame i stays a function of
-        i alone."""
+        i alone; noise maps are fixed for the whole walk."""
         plan = walk.plan(indices)
-        frames = self.frames_for_latents(plan.z, plan.class_a, order, post=post)
+        extra = extra_inputs(self.card, [walk.noise_seed] * len(plan.z), scalars)
+        feeds = Feeds(plan.z, plan.class_a, extra)
+        frames = self.frames(feeds, order, post=post)
         if plan.blend is not None and plan.class_b is not None:
             morph = np.flatnonzero(plan.blend > 0)
             if len(morph):
-                other = self.frames_for_latents(
-                    plan.z[morph], plan.class_b[morph], order, post=post
-                )
+                other_class = Feeds(feeds.z, plan.class_b, feeds.extra).rows(morph)
+                other = self.frames(other_class, order, post=post)
                 w = plan.blend[morph].reshape(-1, 1, 1, 1)
                 mixed = frames[morph] * (1.0 - w) + other * w
                 frames[morph] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
         return frames
-
-    def to_frames(
-        self, images: np.ndarray, order: str | None = None, out: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Host float NCHW images in the card's range -> uint8 NHWC frames (one fused pass)."""
-        low, high = self.card.output_range
-        return denormalize(images, low, high, self._order_for_model(order or self.order), out=out)
-
-    def _run(
-        self,
-        seeds: list[int],
-        classes: list[int] | None,
-        truncation: float,
-        order: str,
-        out: np.ndarray | None,
-        post: PostChain | None = None,
-    ) -> np.ndarray:
-        if len(self._latents) < len(seeds):
-            self._latents = np.empty((len(seeds), self.card.latent_dim), dtype=np.float32)
-        feeds = self.feeds_for_seeds(seeds, classes, truncation, self._latents[: len(seeds)])
-        return self.frames(feeds, order, out, post)
 
     def frames_for_latents(
         self,
@@ -290,42 +280,82 @@ class ImageGenerator:
         order: str | None = None,
         out: np.ndarray | None = None,
         post: PostChain | None = None,
+        noise_seed: int = 0,
+        scalars: Scalars = None,
     ) -> np.ndarray:
-        """Latents (already truncated) -> uint8 frames: the step after seeds, for callers that
-        assemble batches themselves (the server merges requests with different truncations).
-        With `post`, the chain's colour ops fuse into the denormalise pass."""
+        """Latents (already truncated) -> uint8 frames, for callers that make their own
+        latents; noise maps (if the model has noise inputs) come from `noise_seed`."""
+        extra = extra_inputs(self.card, [noise_seed] * len(z), scalars)
+        return self.frames(Feeds(z, class_ids, extra), order, out, post)
+
+    def to_frames(
+        self, images: np.ndarray, order: str | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The backend's float output -> uint8 NHWC frames: the layout and channel order made
+        NCHW RGB when the graph's differ, then one fused pass from the card's range."""
+        low, high = self.card.output_range
+        images = canonical_output(self.card.output, images)
+        return denormalize(images, low, high, self._order_for_model(order or self.order), out=out)
+
+    def frames(
+        self,
+        feeds: Feeds,
+        order: str | None = None,
+        out: np.ndarray | None = None,
+        post: PostChain | None = None,
+    ) -> np.ndarray:
+        """Feeds -> uint8 (N, H, W, C) frames, on the backend's own path. With `post`, the
+        chain's leading colour ops fuse into the denormalise pass."""
         order = self._order_for_model(order or self.order, post)
         if post:
-            return self._post_processed(z, class_ids, order, out, post)
-        if isinstance(self.backend, DeviceFramesBackend):
+            return self._post_processed(feeds, order, out, post)
+        if self._device_frames is not None:
             # GPU backends post-process on the device: only uint8 frames come back.
             if out is None:
                 channels = 1 if order == "gray" else 3
-                out = np.empty((len(z), self.card.height, self.card.width, channels), np.uint8)
-            return self.backend.infer_frames(z, class_ids, order, out)
-        images = self.backend.infer(z, class_ids)
-        low, high = self.card.output_range
-        return denormalize(images, low, high, order, out=out)
+                shape = (len(feeds), self.card.height, self.card.width, channels)
+                out = np.empty(shape, np.uint8)
+            return self._device_frames.infer_frames(feeds, order, out)
+        return self.to_frames(self.backend.infer(feeds), order, out)
+
+    @property
+    def _device_frames(self) -> DeviceFramesBackend | None:
+        """The backend, when it makes frames on its device and the graph's output is the NCHW
+        RGB its device pass reads; else None (the host path)."""
+        backend = self.backend
+        if isinstance(backend, DeviceFramesBackend) and self.card.output.canonical:
+            return backend
+        return None
+
+    def _feeds_in_buffer(
+        self,
+        seeds: list[int],
+        classes: list[int] | None,
+        truncation: float,
+        scalars: Scalars,
+    ) -> Feeds:
+        """Feeds whose latents are drawn into a buffer reused across batches."""
+        if len(self._latents) < len(seeds):
+            self._latents = np.empty((len(seeds), self.card.latent_dim), dtype=np.float32)
+        latents = self._latents[: len(seeds)]
+        return feeds_for_seeds(self.card, seeds, classes, truncation, latents, scalars)
 
     def _post_processed(
-        self,
-        z: np.ndarray,
-        class_ids: np.ndarray | None,
-        order: str,
-        out: np.ndarray | None,
-        post: PostChain,
+        self, feeds: Feeds, order: str, out: np.ndarray | None, post: PostChain
     ) -> np.ndarray:
-        if isinstance(self.backend, DeviceFramesBackend):
+        device = self._device_frames
+        if device is not None:
             # The chain's leading colour ops run in the device pass (only 8-bit frames come
             # back); what follows (filters, resize, masks) continues on them on the CPU.
             colour, rest = post.split_leading_colour()
             work = order if not rest else ("gray" if order == "gray" else "rgb")
-            frames = np.asarray(self.backend.infer_frames(z, class_ids, work, None, colour))
+            frames = np.asarray(device.infer_frames(feeds, work, None, colour))
             # Pinned frames are reused by the next batch: copy when nothing else did.
             frames = rest.apply(frames, order) if rest else frames.copy()
         else:
             low, high = self.card.output_range
-            frames = post.run(self.backend.infer(z, class_ids), low, high, order)
+            images = canonical_output(self.card.output, self.backend.infer(feeds))
+            frames = post.run(images, low, high, order)
         if out is None:
             return frames
         if out.shape != frames.shape:

@@ -72,6 +72,9 @@ class Walk:
     length: int
     latent_dim: int
     truncation: float
+    # The seed a model's noise maps are drawn from: one for the whole walk, so they do not
+    # flicker from frame to frame.
+    noise_seed: int
 
     def describe(self) -> dict[str, object]:
         raise NotImplementedError
@@ -125,6 +128,7 @@ class KeyframeWalk(Walk):
             raise ImggenError(f"{len(classes)} classes given for {len(seeds)} keyframe seeds")
         _check_truncation(truncation)
         self.seeds = [int(s) for s in seeds]
+        self.noise_seed = self.seeds[0]
         self.classes = [int(c) for c in classes] if classes is not None else None
         self.frames_per_seed = frames_per_seed
         self.latent_dim = latent_dim
@@ -176,6 +180,7 @@ class NoiseLoop(Walk):
             raise ImggenError(f"a loop needs at least one frame, got {length}")
         _check_truncation(truncation)
         self.seed = int(seed)
+        self.noise_seed = self.seed
         self.length = length
         self.latent_dim = latent_dim
         self.class_id = class_id

@@ -15,13 +15,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..card import ModelCard
+from ..contract import Feeds
 
 # A post chain's leading colour program (imggen_rt.post): program rows and LUT tables.
 ColourProgram = tuple[NDArray[np.float32], list[NDArray[np.float32]]]
 
 
 class Backend(ABC):
-    """Runs the generator graph: latents (and class ids) in, float NCHW images out.
+    """Runs the generator graph: canonical feeds in (mapped to the graph's inputs by the
+    card's contract, `contract.graph_inputs`), the graph's float output out.
 
     A backend owns its session and buffers for its whole life and is not reentrant. The array
     `infer` returns may be a buffer the backend reuses: it is valid until the next call.
@@ -31,8 +33,9 @@ class Backend(ABC):
     card: ModelCard
 
     @abstractmethod
-    def infer(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray:
-        """Float (N, C, H, W) images on the host."""
+    def infer(self, feeds: Feeds) -> np.ndarray:
+        """The graph's float output on the host, as the graph lays it out (the card's
+        `output` says how; `contract.canonical_output` makes it NCHW RGB)."""
 
     @abstractmethod
     def describe(self) -> dict[str, object]:
@@ -44,13 +47,14 @@ class Backend(ABC):
 
 class DeviceFramesBackend(Backend):
     """A backend that also makes the uint8 frames on its device (`infer_frames`), with a
-    chain's leading colour program fused into that pass; only the frames come back."""
+    chain's leading colour program fused into that pass; only the frames come back. The
+    device pass reads NCHW RGB: for a graph with another output layout the generator takes
+    the host path."""
 
     @abstractmethod
     def infer_frames(
         self,
-        z: np.ndarray,
-        class_id: np.ndarray | None = None,
+        feeds: Feeds,
         order: str = "rgb",
         out: NDArray[np.uint8] | None = None,
         colour: ColourProgram | None = None,

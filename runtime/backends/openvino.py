@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..card import CLASS_INPUT, LATENT_INPUT
+from ..contract import Feeds, graph_inputs
 from ..errors import ImggenError, first_line
 from ..system import physical_cores
 from .base import Backend
@@ -43,9 +43,10 @@ class OpenVinoBackend(Backend):
         path = Path(model)
         onnx_model = load_model(path)
         self.card = read_card(onnx_model, path.name)
-        inputs, outputs = graph_io(onnx_model)
-        self._input_names = [t.name for t in inputs]
-        self._output_dtype = np.dtype(outputs[0].dtype)
+        _, outputs = graph_io(onnx_model)
+        output = self.card.output_of(outputs, path.name)
+        self._output_dtype = np.dtype(output.dtype)
+        self._output_name = output.name
         del onnx_model
         self.threads = threads
         # LATENCY: one stream using every core for one request, which is how a generator is
@@ -70,6 +71,8 @@ class OpenVinoBackend(Backend):
         model = self._model.clone()
         shapes = {}
         for port in model.inputs:
+            if port.partial_shape.rank.get_length() == 0:
+                continue  # a 0-d knob has no batch axis
             dims = [d if d.is_static else self._ov.Dimension(batch) for d in port.partial_shape]
             dims[0] = self._ov.Dimension(batch)
             shapes[port] = self._ov.PartialShape(dims)
@@ -82,26 +85,23 @@ class OpenVinoBackend(Backend):
         request = compiled.create_infer_request()
         self._requests[batch] = request
         if len(self._buffer) < batch:
-            c, h, w = self.card.channels, self.card.height, self.card.width
-            self._buffer = np.empty((batch, c, h, w), dtype=self._output_dtype)
+            item = self.card.output_shape[1:]
+            self._buffer = np.empty((batch, *item), dtype=self._output_dtype)
             bind = self._requests  # every request must move to the new, larger buffer
         else:
             bind = {batch: request}
         # Each request writes straight into a view of one buffer sized for the largest batch:
         # no copy out of OpenVINO's memory, and no buffer per batch size.
         for size, req in bind.items():
-            req.set_output_tensor(0, self._ov.Tensor(self._buffer[:size], shared_memory=True))
+            tensor = self._ov.Tensor(self._buffer[:size], shared_memory=True)
+            req.set_tensor(self._output_name, tensor)
         return request
 
-    def infer(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray:
-        batch = len(z)
+    def infer(self, feeds: Feeds) -> np.ndarray:
+        batch = len(feeds)
+        values = graph_inputs(self.card.input_specs, self.card.num_classes, feeds)
         request = self._request(batch)
-        feeds = {LATENT_INPUT: np.ascontiguousarray(z, dtype=np.float32)}
-        if self.card.conditional:
-            if class_id is None:
-                raise ImggenError("this model is class-conditional: class ids are required")
-            feeds[CLASS_INPUT] = np.ascontiguousarray(class_id, dtype=np.int64)
-        for name, array in feeds.items():
+        for name, array in values.items():
             request.set_tensor(name, self._ov.Tensor(array, shared_memory=True))
         request.infer()
         return self._buffer[:batch]

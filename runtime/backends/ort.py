@@ -7,12 +7,18 @@ from typing import Any
 
 import numpy as np
 
-from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard, TensorInfo
+from ..card import ModelCard, TensorInfo
+from ..contract import Feeds, graph_inputs
 from ..errors import ImggenError, first_line
 from ..system import physical_cores
 from .base import Backend
 
-_ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64"}
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+}
 
 
 class OrtBackend(Backend):
@@ -33,49 +39,49 @@ class OrtBackend(Backend):
             [_info(a) for a in session.get_outputs()],
             source,
         )
-        out = session.get_outputs()[0]
+        out = self.card.output_of([_info(a) for a in session.get_outputs()], source)
         self._output_name = out.name
-        self._output_dtype = np.dtype(_ORT_TYPES[out.type])
+        self._output_dtype = np.dtype(out.dtype)
         self._binding = session.io_binding()
         # Inputs and output live in buffers owned here and bound once per batch size: each
-        # call then only copies the latents in and runs. Re-binding on every call cost as much
+        # call then only copies the inputs in and runs. Re-binding on every call cost as much
         # as the whole inference of the 32x32 default model (measured with `imggen-rt bench`).
         self._bound_batch = 0
-        self._z = np.empty((0, self.card.latent_dim), dtype=np.float32)
-        self._class_id = np.empty(0, dtype=np.int64)
-        self._out = np.empty(
-            (0, self.card.channels, self.card.height, self.card.width), dtype=self._output_dtype
-        )
+        self._capacity = 0
+        self._inputs: dict[str, np.ndarray] = {}
+        out_item = tuple(int(d or 0) for d in self.card.output_shape[1:])  # all static
+        self._out = np.empty((0, *out_item), dtype=self._output_dtype)
 
     def _bind(self, batch: int) -> None:
-        if len(self._z) < batch:  # grow to the largest batch seen; views serve smaller ones
-            self._z = np.empty((batch, self._z.shape[1]), dtype=np.float32)
-            self._class_id = np.empty(batch, dtype=np.int64)
+        specs = self.card.input_specs
+        if self._capacity < batch:  # grow to the largest batch seen; views serve smaller ones
+            self._inputs = {
+                s.name: np.empty(() if s.shape == () else (batch, *s.item_shape), s.dtype)
+                for s in specs
+            }
             self._out = np.empty((batch, *self._out.shape[1:]), dtype=self._output_dtype)
+            self._capacity = batch
         binding = self._binding
         binding.clear_binding_inputs()
         binding.clear_binding_outputs()
-        buffers: list[tuple[str, np.ndarray]] = [(LATENT_INPUT, self._z)]
-        if self.card.conditional:
-            buffers.append((CLASS_INPUT, self._class_id))
-        for name, buffer in buffers:
-            view = buffer[:batch]
-            binding.bind_input(name, "cpu", 0, view.dtype, list(view.shape), view.ctypes.data)
+        for spec in specs:
+            buffer = self._inputs[spec.name]
+            view = buffer if spec.shape == () else buffer[:batch]
+            binding.bind_input(spec.name, "cpu", 0, view.dtype, list(view.shape), view.ctypes.data)
         out = self._out[:batch]
         binding.bind_output(
             self._output_name, "cpu", 0, out.dtype, list(out.shape), out.ctypes.data
         )
         self._bound_batch = batch
 
-    def infer(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray:
-        batch = len(z)
+    def infer(self, feeds: Feeds) -> np.ndarray:
+        batch = len(feeds)
+        values = graph_inputs(self.card.input_specs, self.card.num_classes, feeds)
         if batch != self._bound_batch:
             self._bind(batch)
-        np.copyto(self._z[:batch], z, casting="same_kind")
-        if self.card.conditional:
-            if class_id is None:
-                raise ImggenError("this model is class-conditional: class ids are required")
-            np.copyto(self._class_id[:batch], class_id, casting="same_kind")
+        for name, value in values.items():
+            buffer = self._inputs[name]
+            np.copyto(buffer if value.ndim == 0 else buffer[:batch], value, casting="same_kind")
         self.session.run_with_iobinding(self._binding)
         return self._out[:batch]
 

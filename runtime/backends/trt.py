@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
+from ..card import ModelCard
+from ..contract import Feeds, graph_inputs
 from ..errors import ImggenError
 from .base import ColourProgram, DeviceFramesBackend
 from .platform import (
@@ -122,7 +123,8 @@ class TrtBackend(DeviceFramesBackend):
             )
         engine = self._engine
         self._output_name, self._dtypes = _check_io(trt, engine, card, source)
-        lows, _, highs = engine.get_tensor_profile_shape(LATENT_INPUT, 0)
+        latent = card.inputs_with_role("latent")[0].name
+        lows, _, highs = engine.get_tensor_profile_shape(latent, 0)
         self.min_batch, self.max_batch = int(lows[0]), int(highs[0])
 
         # TensorRT allocates the context's scratch memory once, for the largest profile shape
@@ -134,26 +136,30 @@ class TrtBackend(DeviceFramesBackend):
 
         self._stream = cuda_call(cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking))
         self._stream_handle = int(self._stream)
-        c, h, w = card.channels, card.height, card.width
-        self._item_shapes: dict[str, tuple[int, ...]] = {LATENT_INPUT: (card.latent_dim,)}
-        if card.conditional:
-            self._item_shapes[CLASS_INPUT] = ()
-        self._item_shapes[self._output_name] = (c, h, w)
+        h, w = card.height, card.width
+        # Per image, by tensor name; a 0-d knob (shape ()) has no batch axis at all.
+        self._item_shapes: dict[str, tuple[int, ...]] = {
+            spec.name: spec.item_shape for spec in card.input_specs
+        }
+        self._unbatched = {spec.name for spec in card.input_specs if spec.shape == ()}
+        out_item = tuple(int(d) for d in card.output_shape[1:] if d is not None)
+        self._item_shapes[self._output_name] = out_item
         # Addresses are set once: buffers never move, so captured graphs stay valid.
         self._device: dict[str, int] = {}
         for name, shape in self._item_shapes.items():
-            nbytes = self.max_batch * int(np.prod(shape)) * self._dtypes[name].itemsize
+            rows = 1 if name in self._unbatched else self.max_batch
+            nbytes = rows * int(np.prod(shape)) * self._dtypes[name].itemsize
             self._device[name] = self._malloc(nbytes)
             if not self._context.set_tensor_address(name, self._device[name]):
                 raise ImggenError(f"TensorRT refused the buffer address of '{name}'")
         frame_bytes = self.max_batch * h * w * 3
         self._device_frames = self._malloc(frame_bytes)
-        shapes = {n: (self.max_batch, *self._item_shapes[n]) for n in self._inputs}
+        shapes = {n: self._batch_shape(n, self.max_batch) for n in self._inputs}
         self._host_in = [
             {n: self._pin(shape, self._dtypes[n]) for n, shape in shapes.items()}
             for _ in range(_SLOTS)
         ]
-        self._host_out = self._pin((self.max_batch, c, h, w), self._dtypes[self._output_name])
+        self._host_out = self._pin((self.max_batch, *out_item), self._dtypes[self._output_name])
         self._host_frames = [self._pin((frame_bytes,), np.dtype(np.uint8)) for _ in range(_SLOTS)]
         flags = cudart.cudaEventDisableTiming
         self._events = [cuda_call(cudart.cudaEventCreateWithFlags(flags)) for _ in range(_SLOTS)]
@@ -164,10 +170,11 @@ class TrtBackend(DeviceFramesBackend):
         self._device_luts: dict[int, tuple[NDArray[np.float32], DeviceArray]] = {}
 
     # -- the Backend protocol ---------------------------------------------------------------
-    def infer(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray:
-        """Float (N, C, H, W) in pinned host memory, valid until the next call."""
+    def infer(self, feeds: Feeds) -> np.ndarray:
+        """The float output (as the graph lays it out) in pinned host memory, valid until the
+        next call."""
         slot = self._claim_slot()
-        batch = self._upload(slot, z, class_id)
+        batch = self._upload(slot, feeds)
         self._execute(batch)
         out = self._host_out.array[:batch]
         cudart = self._cudart
@@ -224,8 +231,7 @@ class TrtBackend(DeviceFramesBackend):
     # -- frames made on the device ----------------------------------------------------------
     def infer_frames(
         self,
-        z: np.ndarray,
-        class_id: np.ndarray | None = None,
+        feeds: Feeds,
         order: str = "rgb",
         out: NDArray[np.uint8] | None = None,
         colour: ColourProgram | None = None,
@@ -235,21 +241,21 @@ class TrtBackend(DeviceFramesBackend):
 
         Without `out` the result lives in pinned memory until the next call.
         """
-        frames = self._wait(self.submit_frames(z, class_id, order, colour))
+        frames = self._wait(self.submit_frames(feeds, order, colour))
         if out is None:
             return frames
         out[...] = frames
         return out
 
     def stream_frames(
-        self, batches: Iterable[tuple[np.ndarray, np.ndarray | None]], order: str = "rgb"
+        self, batches: Iterable[Feeds], order: str = "rgb"
     ) -> Iterator[NDArray[np.uint8]]:
         """Frames batch by batch; batch k+1 is queued before batch k is waited for, so the
         host prepares the next latents while the GPU runs. Each yielded array is valid until
         the next one is asked for."""
         waiting: int | None = None
-        for z, class_id in batches:
-            slot = self.submit_frames(z, class_id, order)
+        for feeds in batches:
+            slot = self.submit_frames(feeds, order)
             if waiting is not None:
                 yield self._wait(waiting)
             waiting = slot
@@ -258,8 +264,7 @@ class TrtBackend(DeviceFramesBackend):
 
     def submit_frames(
         self,
-        z: np.ndarray,
-        class_id: np.ndarray | None,
+        feeds: Feeds,
         order: str,
         colour: ColourProgram | None = None,
     ) -> int:
@@ -269,7 +274,9 @@ class TrtBackend(DeviceFramesBackend):
         from .. import _postproc
 
         slot = self._claim_slot()
-        batch = self._upload(slot, z, class_id)
+        if not self.card.output.canonical:
+            raise ImggenError("the device pass reads NCHW RGB output; this model's is not")
+        batch = self._upload(slot, feeds)
         self._execute(batch)
         c, h, w = self._item_shapes[self._output_name]
         cout = 1 if order == "gray" else 3
@@ -307,7 +314,11 @@ class TrtBackend(DeviceFramesBackend):
     # -- internals --------------------------------------------------------------------------
     @property
     def _inputs(self) -> list[str]:
-        return [LATENT_INPUT, CLASS_INPUT] if self.card.conditional else [LATENT_INPUT]
+        return [spec.name for spec in self.card.input_specs]
+
+    def _batch_shape(self, name: str, batch: int) -> tuple[int, ...]:
+        item = self._item_shapes[name]
+        return item if name in self._unbatched else (batch, *item)
 
     def _malloc(self, nbytes: int) -> int:
         ptr = int(cuda_call(self._cudart.cudaMalloc(nbytes)))
@@ -354,24 +365,19 @@ class TrtBackend(DeviceFramesBackend):
         size = int(np.prod(shape))
         return self._host_frames[slot].array[:size].reshape(shape)
 
-    def _upload(self, slot: int, z: np.ndarray, class_id: np.ndarray | None) -> int:
-        batch = len(z)
+    def _upload(self, slot: int, feeds: Feeds) -> int:
+        batch = len(feeds)
         if not self.min_batch <= batch <= self.max_batch:
             raise ImggenError(
                 f"batch {batch} is outside the engine's profile "
                 f"{self.min_batch}..{self.max_batch}; rebuild with `imggen-rt build --batch` "
                 "covering it"
             )
-        if z.shape != (batch, self.card.latent_dim):
-            raise ImggenError(f"z must be ({batch}, {self.card.latent_dim}), got {z.shape}")
-        feeds = {LATENT_INPUT: z}
-        if self.card.conditional:
-            if class_id is None:
-                raise ImggenError("this model is class-conditional: class ids are required")
-            feeds[CLASS_INPUT] = class_id
+        values = graph_inputs(self.card.input_specs, self.card.num_classes, feeds)
         cudart = self._cudart
-        for name, value in feeds.items():
-            host = self._host_in[slot][name].array[:batch]
+        for name, value in values.items():
+            host = self._host_in[slot][name].array
+            host = host if name in self._unbatched else host[:batch]
             host[...] = value
             cuda_call(
                 cudart.cudaMemcpyAsync(
@@ -387,7 +393,7 @@ class TrtBackend(DeviceFramesBackend):
     def _execute(self, batch: int) -> None:
         if batch != self._shape_batch:
             for name in self._inputs:
-                shape = (batch, *self._item_shapes[name])
+                shape = self._batch_shape(name, batch)
                 if not self._context.set_input_shape(name, shape):
                     raise ImggenError(f"TensorRT refused input shape {shape} for '{name}'")
             self._shape_batch = batch
@@ -440,12 +446,17 @@ class TrtBackend(DeviceFramesBackend):
 def _check_io(
     trt: Any, engine: Any, card: ModelCard, source: str
 ) -> tuple[str, dict[str, np.dtype[Any]]]:
-    """The engine's I/O must be the card's: z (+ class_id) in, one image out."""
+    """The engine's I/O must be the card's: its inputs by name in, the image out."""
     names = [str(engine.get_tensor_name(i)) for i in range(int(engine.num_io_tensors))]
     inputs = {n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT}
     outputs = [n for n in names if n not in inputs]
-    expected = {LATENT_INPUT, CLASS_INPUT} if card.conditional else {LATENT_INPUT}
-    if inputs != expected or len(outputs) != 1:
+    expected = {spec.name for spec in card.input_specs}
+    wanted_output = card.output.name
+    if (
+        inputs != expected
+        or len(outputs) != 1
+        or (wanted_output is not None and outputs != [wanted_output])
+    ):
         raise ImggenError(
             f"{source}: engine inputs {sorted(inputs)} and outputs {outputs} do not match the "
             f"model card (inputs {sorted(expected)}, one output)"

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
+from ..contract import Feeds, graph_inputs
 from ..errors import ImggenError
 from ..generator import feeds_for_seeds
 
@@ -33,7 +34,9 @@ class Contender(Protocol):
         """One iteration: ms per stage that ran, and "total"."""
         ...
 
-    def probe(self, z: np.ndarray, class_id: np.ndarray | None) -> np.ndarray: ...
+    def probe(self, feeds: Feeds) -> np.ndarray:
+        """The graph's float output for these feeds (checked against ONNX Runtime)."""
+        ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -42,11 +45,10 @@ def _ms(t0: float, t1: float) -> float:
     return (t1 - t0) * 1e3
 
 
-def probe_inputs(card: ModelCard, batch: int = 2) -> tuple[np.ndarray, np.ndarray | None]:
+def probe_inputs(card: ModelCard, batch: int = 2) -> Feeds:
     """Fixed inputs for the peers and the parity probe: seeds 0..batch-1, as the generator
     makes them."""
-    feeds = feeds_for_seeds(card, range(batch))
-    return feeds.z, feeds.class_ids
+    return feeds_for_seeds(card, range(batch))
 
 
 class ImggenContender:
@@ -78,7 +80,7 @@ class ImggenContender:
         t0 = time.perf_counter()
         feeds = self.gen.feeds_for_seeds(range(start, start + self.batch), latents=self._z)
         t1 = time.perf_counter()
-        images = self.backend.infer(feeds.z, feeds.class_ids)
+        images = self.backend.infer(feeds)
         t2 = time.perf_counter()
         self.gen.to_frames(images, out=self._frames)
         t3 = time.perf_counter()
@@ -89,8 +91,8 @@ class ImggenContender:
             "total": _ms(t0, t3),
         }
 
-    def probe(self, z: np.ndarray, class_id: np.ndarray | None) -> np.ndarray:
-        return np.array(self.backend.infer(z, class_id), dtype=np.float32)
+    def probe(self, feeds: Feeds) -> np.ndarray:
+        return np.array(self.backend.infer(feeds), dtype=np.float32)
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"backend": self.backend.describe()}
@@ -110,26 +112,23 @@ class _FixedInputPeer:
         self.prepare(1)
 
     def prepare(self, batch: int) -> None:
-        self.z, self.class_id = probe_inputs(self.card, batch)
+        self.inputs = self._graph_inputs(probe_inputs(self.card, batch))
 
-    def run(self, z: np.ndarray, class_id: np.ndarray | None) -> Any:
+    def run(self, inputs: dict[str, np.ndarray]) -> Any:
+        """One call of the peer on the graph's inputs by name."""
         raise NotImplementedError
 
     def step(self) -> dict[str, float]:
         t0 = time.perf_counter()
-        self.run(self.z, self.class_id)
+        self.run(self.inputs)
         t1 = time.perf_counter()
         return {"infer": _ms(t0, t1), "total": _ms(t0, t1)}
 
-    def probe(self, z: np.ndarray, class_id: np.ndarray | None) -> np.ndarray:
-        return np.array(self.run(z, class_id), dtype=np.float32)
+    def probe(self, feeds: Feeds) -> np.ndarray:
+        return np.array(self.run(self._graph_inputs(feeds)), dtype=np.float32)
 
-
-def _feeds(z: np.ndarray, class_id: np.ndarray | None) -> dict[str, np.ndarray]:
-    feeds = {LATENT_INPUT: z}
-    if class_id is not None:
-        feeds[CLASS_INPUT] = class_id
-    return feeds
+    def _graph_inputs(self, feeds: Feeds) -> dict[str, np.ndarray]:
+        return graph_inputs(self.card.input_specs, self.card.num_classes, feeds)
 
 
 class OrtDefaultPeer(_FixedInputPeer):
@@ -144,8 +143,8 @@ class OrtDefaultPeer(_FixedInputPeer):
         self.version = ort.__version__
         super().__init__(card)
 
-    def run(self, z: np.ndarray, class_id: np.ndarray | None) -> Any:
-        return self.session.run(None, _feeds(z, class_id))[0]
+    def run(self, inputs: dict[str, np.ndarray]) -> Any:
+        return self.session.run(None, inputs)[0]
 
     def describe(self) -> dict[str, Any]:
         return {"engine": f"onnxruntime {self.version}", "options": "defaults"}
@@ -167,8 +166,8 @@ class OpenVinoDirectPeer(_FixedInputPeer):
         self.version = ov.__version__
         super().__init__(card)
 
-    def run(self, z: np.ndarray, class_id: np.ndarray | None) -> Any:
-        return self.compiled(_feeds(z, class_id))[0]
+    def run(self, inputs: dict[str, np.ndarray]) -> Any:
+        return self.compiled(inputs)[0]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -191,13 +190,14 @@ class TorchEagerPeer(_FixedInputPeer):
         self.generator, _ = generator_from_checkpoint(checkpoint)
         super().__init__(card)
 
-    def run(self, z: np.ndarray, class_id: np.ndarray | None) -> Any:
+    def run(self, inputs: dict[str, np.ndarray]) -> Any:
+        # The project's own checkpoints: a version 1 contract (z, class_id).
         torch = self.torch
         with torch.inference_mode():
-            zt = torch.from_numpy(z)
-            if class_id is None:
+            zt = torch.from_numpy(inputs[LATENT_INPUT])
+            if CLASS_INPUT not in inputs:
                 return self.generator(zt).numpy()
-            return self.generator(zt, torch.from_numpy(class_id)).numpy()
+            return self.generator(zt, torch.from_numpy(inputs[CLASS_INPUT])).numpy()
 
     def describe(self) -> dict[str, Any]:
         torch = self.torch

@@ -63,8 +63,7 @@ def serve(spec: dict[str, Any], reply: TextIO) -> None:
         elif cmd["cmd"] == "probe":
             import numpy as np
 
-            z, classes = probe_inputs(contender.card)
-            np.save(cmd["out"], contender.probe(z, classes))
+            np.save(cmd["out"], contender.probe(probe_inputs(contender.card)))
             send({"ok": True})
         elif cmd["cmd"] == "rss":
             send({"peak_rss_bytes": peak_rss_bytes()})

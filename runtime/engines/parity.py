@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 
 from ..card import ModelCard
+from ..contract import Feeds
 from ..errors import ImggenError
 from ..metrics import max_abs_error, psnr
 
 DEFAULT_SEEDS = 16
 
-InferFn = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]
+InferFn = Callable[[Feeds], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -99,39 +100,28 @@ class ParityReport:
         )
 
 
-def gate_inputs(
-    card: ModelCard, seeds: int = DEFAULT_SEEDS
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Seeds 0..n-1 and, for conditional models, class seed % num_classes (every class)."""
+def gate_inputs(card: ModelCard, seeds: int = DEFAULT_SEEDS) -> Feeds:
+    """Seeds 0..n-1 as the generator feeds them: for conditional models class seed %
+    num_classes (every class), noise maps from each seed, knobs at their defaults."""
     from ..generator import feeds_for_seeds
 
-    feeds = feeds_for_seeds(card, range(seeds))
-    return feeds.z, feeds.class_ids
+    return feeds_for_seeds(card, range(seeds))
 
 
-def run_batched(
-    infer: InferFn,
-    z: np.ndarray,
-    classes: np.ndarray | None,
-    min_batch: int,
-    max_batch: int,
-) -> np.ndarray:
+def run_batched(infer: InferFn, feeds: Feeds, min_batch: int, max_batch: int) -> np.ndarray:
     """All outputs as one float32 array, in batches an engine's profile accepts.
 
     A short last batch is padded by repeating its first row up to `min_batch`; the padding is
     dropped from the result.
     """
     outputs = []
-    for start in range(0, len(z), max_batch):
-        zb = z[start : start + max_batch]
-        cb = None if classes is None else classes[start : start + max_batch]
-        n = len(zb)
+    for start in range(0, len(feeds), max_batch):
+        rows = np.arange(start, min(start + max_batch, len(feeds)))
+        n = len(rows)
         if n < min_batch:
-            zb = np.concatenate([zb, np.repeat(zb[:1], min_batch - n, axis=0)])
-            if cb is not None:
-                cb = np.concatenate([cb, np.repeat(cb[:1], min_batch - n)])
+            rows = np.concatenate([rows, np.repeat(rows[:1], min_batch - n)])
         # Copy: a backend may hand back a buffer it reuses on the next call.
-        outputs.append(np.array(infer(zb, cb)[:n], dtype=np.float32))
+        outputs.append(np.array(infer(feeds.rows(rows))[:n], dtype=np.float32))
     return np.concatenate(outputs)
 
 

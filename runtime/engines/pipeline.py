@@ -18,6 +18,7 @@ from ..atomic import temp_path_beside
 from ..backends.platform import Platform
 from ..backends.profiles import BatchProfile
 from ..card import ModelCard
+from ..contract import Feeds
 from ..errors import ImggenError
 from ..fp16 import fp16_model_with_card
 from ..onnx_graph import load_model, read_card
@@ -66,9 +67,7 @@ class _Target(Protocol):
 
     def produce(self, model: Any, card: ModelCard, out: Path, progress: Progress) -> None: ...
 
-    def outputs(
-        self, artifact: Path, card: ModelCard, z: np.ndarray, classes: np.ndarray | None
-    ) -> np.ndarray: ...
+    def outputs(self, artifact: Path, card: ModelCard, feeds: Feeds) -> np.ndarray: ...
 
 
 def build(spec: BuildSpec, progress: Progress = lambda _: None) -> BuildOutcome:
@@ -128,13 +127,13 @@ def build(spec: BuildSpec, progress: Progress = lambda _: None) -> BuildOutcome:
 def _gate(spec: BuildSpec, card: ModelCard, target: _Target, artifact: Path) -> ParityReport:
     from ..backends.ort import OrtCpuBackend
 
-    z, classes = gate_inputs(card, spec.parity_seeds)
+    feeds = gate_inputs(card, spec.parity_seeds)
     reference_backend = OrtCpuBackend(spec.model)
     try:
-        reference = run_batched(reference_backend.infer, z, classes, 1, spec.profile.max)
+        reference = run_batched(reference_backend.infer, feeds, 1, spec.profile.max)
     finally:
         reference_backend.close()
-    test = target.outputs(artifact, card, z, classes)
+    test = target.outputs(artifact, card, feeds)
     return check_parity(reference, test, card.output_range, spec.thresholds)
 
 
@@ -174,14 +173,12 @@ class Fp16OnnxTarget:
         progress("converting to FP16 (inputs and output stay FP32)")
         onnx.save(fp16_model_with_card(model, card), str(out))
 
-    def outputs(
-        self, artifact: Path, card: ModelCard, z: np.ndarray, classes: np.ndarray | None
-    ) -> np.ndarray:
+    def outputs(self, artifact: Path, card: ModelCard, feeds: Feeds) -> np.ndarray:
         from ..backends.ort import OrtCpuBackend
 
         backend = OrtCpuBackend(artifact)
         try:
-            return run_batched(backend.infer, z, classes, 1, self.spec.profile.max)
+            return run_batched(backend.infer, feeds, 1, self.spec.profile.max)
         finally:
             backend.close()
 
@@ -225,13 +222,11 @@ class TrtTarget:
         )
         out.write_bytes(plan)
 
-    def outputs(
-        self, artifact: Path, card: ModelCard, z: np.ndarray, classes: np.ndarray | None
-    ) -> np.ndarray:
+    def outputs(self, artifact: Path, card: ModelCard, feeds: Feeds) -> np.ndarray:
         from ..backends.trt import TrtBackend
 
         profile = self.spec.profile
         with TrtBackend(
             artifact.read_bytes(), card, artifact.name, dla_core=self.spec.trt.dla_core
         ) as backend:
-            return run_batched(backend.infer, z, classes, profile.min, profile.max)
+            return run_batched(backend.infer, feeds, profile.min, profile.max)

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..generator import Feeds, ImageGenerator
+from ..contract import Feeds
+from ..generator import ImageGenerator
 from ..post import PostChain
 from .source import FrameRequest
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..generator import Feeds
+from ..contract import Feeds
 from ..post import PostChain
 
 

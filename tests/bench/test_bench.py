@@ -231,23 +231,24 @@ def test_openvino_backend_matches_the_reference_and_reuses_its_buffer(
     tiny_conditional: TinyGenerator,
 ) -> None:
     from imggen_rt.backend_factory import create_backend, explain_auto
+    from imggen_rt.contract import Feeds
 
     backend = create_backend("openvino", tiny_conditional.path)
     try:
         z = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
         classes = np.array([0, 1, 2, 0], np.int64)
-        first = backend.infer(z, classes)
+        first = backend.infer(Feeds(z, classes))
         np.testing.assert_allclose(first, tiny_conditional.reference(z, classes), atol=1e-5)
-        again = backend.infer(z[::-1].copy(), classes[::-1].copy())
+        again = backend.infer(Feeds(z[::-1].copy(), classes[::-1].copy()))
         assert np.shares_memory(again, first)  # the same batch size: the same memory
-        bigger = backend.infer(np.concatenate([z, z]), np.concatenate([classes, classes]))
-        smaller = backend.infer(z[:1], classes[:1])
+        bigger = backend.infer(Feeds(np.concatenate([z, z]), np.concatenate([classes, classes])))
+        smaller = backend.infer(Feeds(z[:1], classes[:1]))
         assert np.shares_memory(bigger, smaller)  # one buffer for every batch size
         np.testing.assert_allclose(
             smaller, tiny_conditional.reference(z[:1], classes[:1]), atol=1e-5
         )
         with pytest.raises(ImggenError, match="class ids are required"):
-            backend.infer(z)
+            backend.infer(Feeds(z))
         assert backend.describe()["performance_hint"] == "LATENCY"
     finally:
         backend.close()

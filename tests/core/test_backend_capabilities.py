@@ -25,6 +25,7 @@ from imggen_rt.backend_factory import create_backend
 from imggen_rt.backends import Backend, ColourProgram, DeviceFramesBackend
 from imggen_rt.backends.ort import OrtCpuBackend
 from imggen_rt.backends.ort_gpu import OrtGpuBackend
+from imggen_rt.contract import Feeds
 from imggen_rt.errors import ImggenError
 from imggen_rt.generator import ImageGenerator
 from imggen_rt.post import parse_post
@@ -95,7 +96,7 @@ def test_ort_trt_passes_a_batch_profile(
     assert options["trt_profile_min_shapes"] == "z:1x8"
     assert options["trt_profile_max_shapes"] == "z:64x8"
     z = np.zeros((2, 8), np.float32)
-    np.testing.assert_allclose(backend.infer(z), tiny_rgb.reference(z), atol=1e-6)
+    np.testing.assert_allclose(backend.infer(Feeds(z)), tiny_rgb.reference(z), atol=1e-6)
 
 
 def test_a_silent_cpu_fallback_is_refused(
@@ -122,19 +123,18 @@ class CpuDeviceFrames(DeviceFramesBackend):
         self.card = self.inner.card
         self.calls: list[tuple[str, bool]] = []
 
-    def infer(self, z: np.ndarray, class_id: np.ndarray | None = None) -> np.ndarray:
+    def infer(self, feeds: Feeds) -> np.ndarray:
         raise AssertionError("the generator must take the device-frames path")
 
     def infer_frames(
         self,
-        z: np.ndarray,
-        class_id: np.ndarray | None = None,
+        feeds: Feeds,
         order: str = "rgb",
         out: NDArray[np.uint8] | None = None,
         colour: ColourProgram | None = None,
     ) -> NDArray[np.uint8]:
         self.calls.append((order, colour is not None))
-        images = self.inner.infer(z, class_id)
+        images = self.inner.infer(feeds)
         low, high = self.card.output_range
         if colour is None:
             frames = _postproc.denormalize(images, low, high, order, out)

@@ -6,6 +6,7 @@ from tiny_models import TinyGenerator
 
 import imggen_rt
 from imggen_rt import ImggenError
+from imggen_rt.contract import Feeds
 from imggen_rt.latents import latents_for_seeds
 from imggen_rt.postprocess import denormalize_reference
 
@@ -97,7 +98,7 @@ def test_missing_model_and_unknown_backend(tiny_rgb: TinyGenerator, tmp_path) ->
 def test_backend_reuses_its_output_buffer(tiny_rgb: TinyGenerator) -> None:
     with imggen_rt.load(tiny_rgb.path) as gen:
         z = latents_for_seeds([1, 2, 3, 4], 8)
-        first = gen.backend.infer(z)
-        second = gen.backend.infer(z[:2])
+        first = gen.backend.infer(Feeds(z))
+        second = gen.backend.infer(Feeds(z[:2]))
         assert np.shares_memory(first, second)
         assert gen.backend.describe()["threads"] >= 1

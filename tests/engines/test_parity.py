@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from imggen_rt.card import ModelCard
+from imggen_rt.contract import Feeds
 from imggen_rt.engines.parity import (
     ParityThresholds,
     check_parity,
@@ -92,18 +93,18 @@ def test_shape_mismatch_is_an_error() -> None:
 
 def test_gate_inputs_cover_every_class() -> None:
     card = ModelCard(latent_dim=16, height=4, width=4, channels=1, class_names=("a", "b", "c"))
-    z, classes = gate_inputs(card, 7)
-    assert z.shape == (7, 16) and z.dtype == np.float32
-    assert classes is not None and classes.tolist() == [0, 1, 2, 0, 1, 2, 0]
-    z2, _ = gate_inputs(card, 7)
-    np.testing.assert_array_equal(z, z2)  # fixed seeds
+    feeds = gate_inputs(card, 7)
+    assert feeds.z.shape == (7, 16) and feeds.z.dtype == np.float32
+    assert feeds.class_ids is not None and feeds.class_ids.tolist() == [0, 1, 2, 0, 1, 2, 0]
+    np.testing.assert_array_equal(feeds.z, gate_inputs(card, 7).z)  # fixed seeds
 
 
 def test_run_batched_respects_the_profile_and_pads_short_batches() -> None:
     seen: list[int] = []
     reuse = np.empty((8, 2), np.float32)
 
-    def infer(z: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+    def infer(feeds: Feeds) -> np.ndarray:
+        z, classes = feeds.z, feeds.class_ids
         assert 4 <= len(z) <= 8 and classes is not None and len(classes) == len(z)
         seen.append(len(z))
         reuse[: len(z)] = z[:, :2] + classes[:, None]
@@ -111,6 +112,6 @@ def test_run_batched_respects_the_profile_and_pads_short_batches() -> None:
 
     z = np.arange(22, dtype=np.float32).reshape(11, 2)
     classes = np.arange(11, dtype=np.int64)
-    out = run_batched(infer, z, classes, min_batch=4, max_batch=8)
+    out = run_batched(infer, Feeds(z, classes), min_batch=4, max_batch=8)
     assert seen == [8, 4]  # 3 left over, padded to the profile's minimum
     np.testing.assert_array_equal(out, z + classes[:, None])

@@ -16,6 +16,7 @@ from tiny_models import TinyGenerator, make_tiny_generator
 
 from imggen_rt.backends.platform import cuda_device_count, import_cudart, import_tensorrt
 from imggen_rt.card import ModelCard
+from imggen_rt.contract import Feeds
 from imggen_rt.errors import ImggenError
 from imggen_rt.latents import latents_for_seeds
 
@@ -54,10 +55,10 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TinyGener
     yield model, root
 
 
-def inputs(card: ModelCard, n: int) -> tuple[np.ndarray, np.ndarray]:
+def inputs(card: ModelCard, n: int) -> Feeds:
     seeds = list(range(n))
     classes = np.asarray([s % card.num_classes for s in seeds], dtype=np.int64)
-    return latents_for_seeds(seeds, card.latent_dim), classes
+    return Feeds(latents_for_seeds(seeds, card.latent_dim), classes)
 
 
 def test_build_load_generate_matches_ort_cpu(engine: tuple[TinyGenerator, Path]) -> None:
@@ -66,13 +67,13 @@ def test_build_load_generate_matches_ort_cpu(engine: tuple[TinyGenerator, Path])
     from imggen_rt.engines.parity import check_parity, run_batched
 
     model, cache = engine
-    z, classes = inputs(model.card, 20)
+    feeds = inputs(model.card, 20)
     with load_trt_backend(model.path, cache) as backend:
         frames = imggen_rt.ImageGenerator(backend, model.path).generate(n=20, batch_size=8)
-        images = run_batched(backend.infer, z, classes, 1, 8)
+        images = run_batched(backend.infer, feeds, 1, 8)
     with imggen_rt.load(model.path, backend="ort") as cpu:
         reference_frames = cpu.generate(n=20, batch_size=8)
-        reference = run_batched(cpu.backend.infer, z, classes, 1, 8)
+        reference = run_batched(cpu.backend.infer, feeds, 1, 8)
     report = check_parity(reference, images, model.card.output_range)
     assert report.passed, report.summary()
     # FP16 may move a pixel by a level or two, not more, and only a few of them.
@@ -84,12 +85,12 @@ def test_cuda_graphs_change_nothing(engine: tuple[TinyGenerator, Path]) -> None:
     from imggen_rt.backend_factory import load_trt_backend
 
     model, cache = engine
-    z, classes = inputs(model.card, 8)
+    feeds = inputs(model.card, 8)
     sizes = (8, 4, 8, 4, 1, 1)  # the second run of each size replays its graph
     outputs = {}
     for graphs in (False, True):
         with load_trt_backend(model.path, cache, cuda_graphs=graphs) as backend:
-            outputs[graphs] = [backend.infer(z[:b], classes[:b]).copy() for b in sizes]
+            outputs[graphs] = [backend.infer(feeds.rows(slice(0, b))).copy() for b in sizes]
             described = backend.describe()
         if graphs:
             assert described["graphs_captured"] == [1, 4, 8], described["graph_failures"]
@@ -104,18 +105,18 @@ def test_device_post_process_matches_the_cpu(engine: tuple[TinyGenerator, Path])
     from imggen_rt.postprocess import denormalize
 
     model, cache = engine
-    z, classes = inputs(model.card, 8)
+    feeds = inputs(model.card, 8)
     low, high = model.card.output_range
     with load_trt_backend(model.path, cache) as backend:
         for order in ("rgb", "bgr", "gray"):
-            on_device = backend.infer_frames(z, classes, order).copy()
-            on_host = denormalize(backend.infer(z, classes), low, high, order)
+            on_device = backend.infer_frames(feeds, order).copy()
+            on_host = denormalize(backend.infer(feeds), low, high, order)
             np.testing.assert_array_equal(on_device, on_host)
-        batches = [(z[:4], classes[:4]), (z[4:], classes[4:]), (z[:1], classes[:1])]
+        batches = [feeds.rows(slice(0, 4)), feeds.rows(slice(4, 8)), feeds.rows(slice(0, 1))]
         streamed = [frames.copy() for frames in backend.stream_frames(batches, "rgb")]
         assert len(streamed) == 3
-        for (zb, cb), frames in zip(batches, streamed, strict=True):
-            np.testing.assert_array_equal(frames, denormalize(backend.infer(zb, cb), low, high))
+        for batch, frames in zip(batches, streamed, strict=True):
+            np.testing.assert_array_equal(frames, denormalize(backend.infer(batch), low, high))
 
 
 def test_a_foreign_engine_is_refused(engine: tuple[TinyGenerator, Path]) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 import imggen_rt
 from imggen_rt import ImggenError
+from imggen_rt.contract import Feeds
 from imggen_rt.latents import latents_for_seeds
 from imggen_rt.post import (
     Blur,
@@ -186,7 +187,7 @@ def test_generator_applies_the_chain_per_image() -> None:
     assert together.shape == (3, 48, 48, 1)  # gray model, no colour op: stays gray
     # The chain on the model's raw output, as the numpy reference states it.
     z = latents_for_seeds([4], gen.card.latent_dim, 1.0)
-    raw = gen.backend.infer(z, np.array([4 % gen.card.num_classes]))
+    raw = gen.backend.infer(Feeds(z, np.array([4 % gen.card.num_classes])))
     low, high = gen.card.output_range
     unit = ref.to_unit_rgb(raw, low, high)
     expected = ref.quantize(ref.apply_ops(unit, [Exposure(0.4)]), "gray")
