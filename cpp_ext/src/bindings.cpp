@@ -1,19 +1,21 @@
-// imggen_rt._postproc: the module's functions and their docstrings; the work is elsewhere.
+// imggen_rt._postproc: the module's functions and their docstrings. Each op's checks and
+// dispatch are in src/<op>_binding.cpp (declared in bindings.h), its math in
+// include/imggen/<op>.h, its loops in src/<op>_cpu.cpp and src/<op>_cuda.cu.
+#include "bindings.h"
+
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/vector.h>
-
-#include "imggen/python_api.h"
-#include "imggen/python_api_post.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
 
 NB_MODULE(_postproc, m) {
-    m.doc() = "Post-processing of generator output: float NCHW -> uint8 NHWC frames, colour,\n"
-              "filters and blending, on CPU and CUDA.";
+    m.doc() =
+        "Post-processing of generator output: float NCHW -> uint8 NHWC frames, colour,\n"
+        "filters and blending, on CPU and CUDA.";
 
-    // Arguments are nb::handle accepting None so that every mistake reaches the checks in
-    // python_api.cpp and comes back as one clear ValueError.
+    // Arguments are nb::handle accepting None so that every mistake reaches the checks
+    // (checks.h) and comes back as one clear ValueError.
     m.def("denormalize", &imggen::py::denormalize, "src"_a.none(), "low"_a, "high"_a,
           "order"_a.none() = "rgb", "out"_a.none() = nb::none(),
           "Map (N, C, H, W) float32/float16 values in [low, high] to (N, H, W, Cout) uint8.\n\n"
@@ -41,8 +43,8 @@ NB_MODULE(_postproc, m) {
           "(N, N, N, 4) tables in .cube order, each entry (r, g, b, padding). order picks the\n"
           "output channels.");
     m.def("separable_filter", &imggen::py::separable_filter, "src"_a.none(), "index_x"_a.none(),
-          "weight_x"_a.none(), "index_y"_a.none(), "weight_y"_a.none(),
-          "tmp"_a.none() = nb::none(), "out"_a.none() = nb::none(),
+          "weight_x"_a.none(), "index_y"_a.none(), "weight_y"_a.none(), "tmp"_a.none() = nb::none(),
+          "out"_a.none() = nb::none(),
           "Filter uint8 (N, H, W, C) frames by tap tables: out[y, x] = sum_j wy[y, j] *\n"
           "sum_i wx[x, i] * src[iy[y, j], ix[x, i]], rounded; the tables' row counts give the\n"
           "output size (blur: same size; resize: the delivery size). tmp is the (N, H, out_w, C)\n"
@@ -67,8 +69,8 @@ NB_MODULE(_postproc, m) {
           "index_x"_a.none(), "weight_x"_a.none(), "index_y"_a.none(), "weight_y"_a.none(),
           "tmp"_a.none(), "out"_a.none(), "stream"_a = 0,
           "separable_filter() on CUDA device arrays (tables too), enqueued on stream.");
-    m.def("unsharp_cuda", &imggen::py::unsharp_cuda, "src"_a.none(), "blurred"_a.none(),
-          "amount"_a, "threshold"_a, "out"_a.none(), "stream"_a = 0,
+    m.def("unsharp_cuda", &imggen::py::unsharp_cuda, "src"_a.none(), "blurred"_a.none(), "amount"_a,
+          "threshold"_a, "out"_a.none(), "stream"_a = 0,
           "unsharp() on CUDA device arrays, enqueued on stream.");
     m.def("blend_cuda", &imggen::py::blend_cuda, "inside"_a.none(), "outside"_a.none(),
           "mask"_a.none(), "out"_a.none(), "stream"_a = 0,

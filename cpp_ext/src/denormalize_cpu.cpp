@@ -1,21 +1,15 @@
-// CPU loop for denormalize (math in imggen/denormalize.h).
+// The CPU loop of denormalize (math in imggen/denormalize.h; loop helpers in cpu_loop.h).
 //
 // Rows (n, h) are split across OpenMP threads; each row is one call of a row function whose
-// inner loop runs over W contiguous source values per channel, so GCC vectorises it. On
-// x86-64 the row functions are cloned for x86-64-v4 (AVX-512), v3 (AVX2, F16C) and the
-// baseline, picked once at load time: the wheel stays portable (never -march=native) and
-// still gets 4x over baseline code where the CPU allows.
-#include "imggen/denormalize_cpu.h"
-
+// inner loop runs over W contiguous source values per channel, so GCC vectorises it. The row
+// functions are cloned for x86-64-v4 / v3 / baseline (4x over baseline code where the CPU
+// allows).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
-#include "imggen/simd_clones.h"
+#include "cpu_loop.h"
+#include "imggen/denormalize.h"
 
 namespace imggen {
 namespace {
@@ -42,8 +36,8 @@ inline __attribute__((always_inline)) void row_any(const T* __restrict src, std:
     }
 }
 
-// The cloned entry points; target_clones on templates is not reliable in GCC 12, so one
-// plain function per source dtype, with the templates inlined into each clone.
+// The cloned entry points: one plain function per source dtype, the templates inlined into
+// each clone.
 IMGGEN_SIMD_CLONES
 void row_f32(const float* __restrict src, std::ptrdiff_t plane, std::int64_t w, Layout layout,
              DenormParams p, std::uint8_t* __restrict dst) {
@@ -56,8 +50,6 @@ void row_f16(const _Float16* __restrict src, std::ptrdiff_t plane, std::int64_t 
     row_any(src, plane, w, layout, p, dst);
 }
 
-// Below this many source values a parallel region costs more than it saves.
-constexpr std::int64_t kParallelMinValues = 1 << 16;
 // Rows are handed out in chunks of about this many source values (128 KiB of float32).
 constexpr std::int64_t kChunkValues = 1 << 15;
 
@@ -84,21 +76,13 @@ void denormalize_cpu(const DenormJob& job) {
         const std::ptrdiff_t src_off = (n * cin * job.h + y) * w;
         std::uint8_t* dst = job.dst + r * w * cout;
         if (job.dtype == DType::f32)
-            row_f32(static_cast<const float*>(job.src) + src_off, plane, w, job.layout,
-                    job.params, dst);
+            row_f32(static_cast<const float*>(job.src) + src_off, plane, w, job.layout, job.params,
+                    dst);
         else
             row_f16(static_cast<const _Float16*>(job.src) + src_off, plane, w, job.layout,
                     job.params, dst);
     }
     (void)parallel, (void)chunk;
-}
-
-int openmp_threads() {
-#if defined(_OPENMP)
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
 }
 
 }  // namespace imggen

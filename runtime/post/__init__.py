@@ -4,8 +4,9 @@
     chain = parse_post("exposure=0.3,temperature=5600,lut=look.cube,sharpen=0.5")
     frames = gen.generate(seeds=[1, 2, 3], post=chain)        # or chain.apply(frames)
 
-The pixel math is in the C++/CUDA extension (cpp_ext/include/imggen/point_ops.h and
-stencil_ops.h); `reference` states each op's meaning in numpy for the tests.
+The pixel math is in the C++/CUDA extension, one header per op under cpp_ext/include/imggen/
+(point.h, separable_filter.h, unsharp.h, blend.h, otsu_masks.h); `reference` states each op's
+meaning in numpy for the tests.
 """
 
 from __future__ import annotations

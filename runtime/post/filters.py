@@ -1,7 +1,7 @@
 """Tap tables for the extension's separable filter: Gaussian blur and resampling.
 
 For every output position on one axis a table row lists source indices and weights; the
-extension only sums (imggen/stencil_ops.h). The border rules and kernels live here, readable:
+extension only sums (imggen/separable_filter.h). The border rules and kernels live here, readable:
 blur reflects at the border without repeating the edge pixel (OpenCV's BORDER_REFLECT_101),
 resampling clamps to the edge; pixel centres sit at i + 0.5 (OpenCV's and PIL's convention).
 """

@@ -1,7 +1,7 @@
 """The post-processing ops: what each one means, its parameters, and how it is encoded.
 
 Pointwise (colour) ops become rows of a program the extension runs in one fused pass
-(imggen/point_ops.h); stencil ops (blur, sharpen, resize) become tap tables for the separable
+(imggen/point.h); stencil ops (blur, sharpen, resize) become tap tables for the separable
 filter; mask ops make a region that any other op can be limited to (`@fg`, `@bg`).
 
 All colour ops work on values in [0, 1] as stored (display-encoded, like a grading tool's
@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from ..errors import ImggenError
 from .cube import CubeLut, read_cube
 
-# Program row layout (imggen/point_ops.h): kind, LUT index, 12 parameters.
+# Program row layout (imggen/point.h): kind, LUT index, 12 parameters.
 PROGRAM_COLUMNS = 14
 KIND = {"gain": 0, "add": 1, "contrast": 2, "saturation": 3, "gamma": 4, "matrix": 5, "lut3d": 6}
 

@@ -1,7 +1,7 @@
 """The chain's CUDA kernels: argument checks here, and device == CPU results on a GPU.
 
-The kernels call the same host+device functions as the CPU loops (imggen/point_ops.h,
-imggen/stencil_ops.h) and are built without FMA contraction, so on a GPU the results must equal
+The kernels call the same host+device functions as the CPU loops (imggen/point.h,
+imggen/separable_filter.h, ...) and are built without FMA contraction, so on a GPU the results must equal
 the CPU's bit for bit (gamma's powf excepted: within one level).
 """
 

@@ -1,24 +1,14 @@
-// Argument checking for imggen_rt._postproc: every error a caller can cause becomes one
-// ValueError line naming what was wrong and what was expected.
-#include "imggen/python_api.h"
-
-#include "array_import.h"
-
-#include <nanobind/ndarray.h>
-#include <nanobind/stl/string.h>
-
+// denormalize() and denormalize_cuda(): argument checks and dispatch (math in
+// imggen/denormalize.h; shared checks in checks.h).
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "bindings.h"
+#include "checks.h"
 #include "imggen/denormalize.h"
-#include "imggen/denormalize_cpu.h"
-#if defined(IMGGEN_WITH_CUDA)
-#include "imggen/denormalize_cuda.h"
-#endif
 
 namespace imggen::py {
 namespace {
@@ -39,8 +29,8 @@ DenormParams params_or_fail(double low, double high) {
 
 void check_src(const Array& a, bool cuda) {
     if (a.shape.size() != 4)
-        fail("src must be 4-D (N, C, H, W); got " + std::to_string(a.shape.size()) +
-             "-D shape " + shape_str(a.shape));
+        fail("src must be 4-D (N, C, H, W); got " + std::to_string(a.shape.size()) + "-D shape " +
+             shape_str(a.shape));
     if (!is(a.dtype, dl::dtype_code::Float, 32) && !is(a.dtype, dl::dtype_code::Float, 16))
         fail("src must be float32 or float16; got " + dtype_str(a.dtype));
     const std::int64_t c = a.shape[1];
@@ -53,23 +43,9 @@ void check_src(const Array& a, bool cuda) {
     check_c_contiguous(a, "src");
 }
 
-Layout layout_or_fail(nb::handle order, std::int64_t channels) {
-    std::string o;
-    if (nb::isinstance<nb::str>(order)) o = nb::cast<std::string>(order);
-    if (o != "rgb" && o != "bgr" && o != "gray")
-        fail(std::string("order must be 'rgb', 'bgr' or 'gray'; got ") + nb::repr(order).c_str());
-    if (channels == 3)
-        return o == "rgb" ? Layout::rgb_from_rgb : o == "bgr" ? Layout::bgr_from_rgb
-                                                              : Layout::gray_from_rgb;
-    return o == "gray" ? Layout::gray_from_gray : Layout::rgb_from_gray;
-}
-
 void check_out(const Array& o, const std::vector<std::int64_t>& expected, bool cuda) {
-    if (o.shape != expected)
-        fail("out must have shape " + shape_str(expected) + " (N, H, W, output channels); got " +
-             shape_str(o.shape));
-    if (!is(o.dtype, dl::dtype_code::UInt, 8))
-        fail("out must be uint8; got " + dtype_str(o.dtype));
+    check_shape(o, "out", expected, " (N, H, W, output channels)");
+    check_dtype(o, "out", kU8);
     check_device(o, "out", cuda);
     check_c_contiguous(o, "out");
 }
@@ -93,21 +69,13 @@ std::vector<std::int64_t> out_shape(const Array& src, Layout layout) {
 
 }  // namespace
 
-nb::object denormalize(nb::handle src, double low, double high, nb::handle order,
-                       nb::handle out) {
+nb::object denormalize(nb::handle src, double low, double high, nb::handle order, nb::handle out) {
     const DenormParams p = params_or_fail(low, high);
     const Array s = import_array(src, "src", false, "float32 or float16");
     check_src(s, false);
     const Layout layout = layout_or_fail(order, s.shape[1]);
     const std::vector<std::int64_t> shape = out_shape(s, layout);
-
-    nb::object result;
-    if (out.is_none()) {
-        nb::object np_empty = nb::module_::import_("numpy").attr("empty");
-        result = np_empty(nb::make_tuple(shape[0], shape[1], shape[2], shape[3]), "uint8");
-    } else {
-        result = nb::borrow(out);
-    }
+    nb::object result = out_or_new(out, shape, "uint8");
     const Array o = import_array(result, "out", true, "uint8");
     check_out(o, shape, false);
     check_disjoint(s, o);
@@ -120,59 +88,25 @@ nb::object denormalize(nb::handle src, double low, double high, nb::handle order
     return result;
 }
 
-void denormalize_cuda(nb::handle src, double low, double high, nb::handle order,
-                      nb::handle out, std::uintptr_t stream) {
+void denormalize_cuda(nb::handle src, double low, double high, nb::handle order, nb::handle out,
+                      std::uintptr_t stream) {
 #if defined(IMGGEN_WITH_CUDA)
     const DenormParams p = params_or_fail(low, high);
     const Array s = import_array(src, "src", false, "float32 or float16");
     check_src(s, true);
     const Layout layout = layout_or_fail(order, s.shape[1]);
     const std::vector<std::int64_t> shape = out_shape(s, layout);
-    if (out.is_none())
-        fail("out is required: a CUDA uint8 array of shape " + shape_str(shape));
+    if (out.is_none()) fail("out is required: a CUDA uint8 array of shape " + shape_str(shape));
     const Array o = import_array(out, "out", true, "uint8");
     check_out(o, shape, true);
     check_disjoint(s, o);
-    if (s.device_id >= 0 && o.device_id >= 0 && s.device_id != o.device_id)
-        fail("src and out must be on the same device; got cuda:" + std::to_string(s.device_id) +
-             " and cuda:" + std::to_string(o.device_id));
-    if (imggen::cuda_device_count() == 0)
-        throw std::runtime_error("imggen_rt._postproc: no usable CUDA device (" +
-                                 imggen::cuda_device_error() + ")");
-    const int device = s.device_id >= 0 ? s.device_id : o.device_id;
+    const int device = device_of(s, o, "src and out");
+    require_cuda_device();
     imggen::denormalize_cuda(make_job(s, layout, p, o), device, stream);
 #else
     (void)src, (void)low, (void)high, (void)order, (void)out, (void)stream;
-    throw std::runtime_error(
-        "imggen_rt._postproc was built without CUDA (no nvcc at build time, or IMGGEN_CUDA=OFF); "
-        "use denormalize() on CPU arrays or rebuild with IMGGEN_CUDA=ON");
+    no_cuda("denormalize() on CPU arrays");
 #endif
 }
-
-bool built_with_cuda() {
-#if defined(IMGGEN_WITH_CUDA)
-    return true;
-#else
-    return false;
-#endif
-}
-
-int cuda_device_count() {
-#if defined(IMGGEN_WITH_CUDA)
-    return imggen::cuda_device_count();
-#else
-    return 0;
-#endif
-}
-
-std::vector<int> cuda_architectures() {
-#if defined(IMGGEN_WITH_CUDA) && defined(IMGGEN_CUDA_ARCHS)
-    return {IMGGEN_CUDA_ARCHS};
-#else
-    return {};
-#endif
-}
-
-int openmp_threads() { return imggen::openmp_threads(); }
 
 }  // namespace imggen::py

@@ -1,17 +1,20 @@
-// Otsu foreground masks on 8-bit frames: luma, histogram, threshold, mask.
+// otsu_masks: Otsu foreground masks of 8-bit frames: luma, histogram, threshold, mask.
 //
-// The one source of the math for the CPU loop (post_cpu.cpp) and the CUDA kernels
-// (post_cuda.cu). Luma and threshold follow OpenCV's definitions exactly (the fixed-point
-// BT.601 of COLOR_RGB2GRAY; Otsu's between-class variance in double, first maximum wins), so
-// masks equal cv2.threshold(..., THRESH_OTSU) bit for bit.
+// The math and the entry points (conventions in imggen/pixel.h): the CPU loop
+// (src/otsu_masks_cpu.cpp) and the CUDA kernels (src/otsu_masks_cuda.cu) call these functions.
+// Luma and threshold follow OpenCV's definitions exactly (the fixed-point BT.601 of
+// COLOR_RGB2GRAY; Otsu's between-class variance in double, first maximum wins), so masks equal
+// cv2.threshold(..., THRESH_OTSU) bit for bit.
 #pragma once
 
 #include <cstdint>
 
-#include "imggen/denormalize.h"
+#include "imggen/limits.h"
+#include "imggen/pixel.h"
 
 namespace imggen {
 
+// One bin per 8-bit luma level.
 constexpr int kHistBins = 256;
 
 // BT.601 luma in 14-bit fixed point, rounded: OpenCV's RGB -> gray for 8-bit images.
@@ -54,5 +57,14 @@ IMGGEN_HD std::uint8_t otsu_mask_value(std::uint8_t luma, int threshold, bool da
     const bool above = luma > threshold;
     return (above != dark) ? 255 : 0;
 }
+
+// masks[i] = Otsu foreground of frame i (n frames of `pixels` pixels with `channels` values).
+void otsu_masks_cpu(const std::uint8_t* frames, std::int64_t n, std::int64_t pixels, int channels,
+                    bool dark, std::uint8_t* masks);
+// The same on the device, n <= kMaxCudaOtsuFrames; hist is device scratch of n * kHistBins
+// uint32 (zeroed here).
+void otsu_masks_cuda(const std::uint8_t* frames, std::int64_t n, std::int64_t pixels, int channels,
+                     bool dark, std::uint32_t* hist, std::uint8_t* masks, int device,
+                     std::uintptr_t stream);
 
 }  // namespace imggen

@@ -1,18 +1,21 @@
-// Pointwise colour operations on one RGB pixel in [0, 1] (before quantisation).
+// point: pointwise colour operations on one RGB pixel in [0, 1], between the load (denormalise
+// float NCHW, or read 8-bit NHWC) and the store (quantise to 8 bits).
 //
-// The one source of the colour math: the CPU loop (point_cpu.cpp) and the CUDA kernel
-// (post_cuda.cu) call these functions, so the CPU tests check the device math too. A chain of
-// pointwise ops is a "program": an array of PointOp rows run in order on each pixel between the
-// load (denormalise) and the store (quantise), all in one pass over memory.
+// The pixel math, the job, and the entry points (conventions in imggen/pixel.h): the CPU loop
+// (src/point_cpu.cpp) and the CUDA kernel (src/point_cuda.cu) call these functions. A chain of
+// pointwise ops is a "program": an array of PointOp rows run in order on each pixel, all in one
+// pass over memory (at most kMaxPointOps rows and kMaxLuts LUTs, imggen/limits.h).
 //
 // Parameters are prepared on the host (imggen_rt.post.ops): exposure and white balance become
 // per-channel gains, gamma becomes its reciprocal exponent, a .cube LUT's domain becomes an
 // offset and a scale into lattice coordinates.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
-#include "imggen/denormalize.h"
+#include "imggen/limits.h"
+#include "imggen/pixel.h"
 
 namespace imggen {
 
@@ -27,9 +30,11 @@ enum class PointKind : int {
 };
 
 constexpr int kPointParams = 12;
+// A program as Python writes it: float32 (ops, kProgramColumns) rows of (kind, LUT index,
+// kPointParams parameters); the binding converts each row to a PointOp.
+constexpr int kProgramColumns = 2 + kPointParams;
 
-// One row of a program. The layout is fixed: Python writes programs as float32 (n, 14) arrays
-// (kind, lut index, 12 parameters) and the bindings convert each row to this struct.
+// One row of a program.
 struct PointOp {
     PointKind kind;
     int lut;  // index into the LUT table list (lut3d only)
@@ -136,8 +141,8 @@ IMGGEN_HD const float* lut_at(const Lut3D& l, int r, int g, int b) {
 
 IMGGEN_HD float lerp1(float a, float b, float t) { return a + (b - a) * t; }
 
-IMGGEN_HD void lut_trilinear(const Lut3D& l, int ir, int ig, int ib, float fr, float fg,
-                             float fb, float* out) {
+IMGGEN_HD void lut_trilinear(const Lut3D& l, int ir, int ig, int ib, float fr, float fg, float fb,
+                             float* out) {
     for (int c = 0; c < kLutStride; ++c) {
         const float c000 = lut_at(l, ir, ig, ib)[c], c100 = lut_at(l, ir + 1, ig, ib)[c];
         const float c010 = lut_at(l, ir, ig + 1, ib)[c], c110 = lut_at(l, ir + 1, ig + 1, ib)[c];
@@ -157,8 +162,8 @@ IMGGEN_HD void lut_trilinear(const Lut3D& l, int ir, int ig, int ib, float fr, f
 // which is why grading tools prefer it. The tetrahedron is chosen without branches (selects,
 // not jumps): no mispredictions on the CPU, no divergence on the GPU. Ties go to red, then
 // green (the reference sorts the same way).
-IMGGEN_HD void lut_tetrahedral(const Lut3D& l, int ir, int ig, int ib, float fr, float fg,
-                               float fb, float* out) {
+IMGGEN_HD void lut_tetrahedral(const Lut3D& l, int ir, int ig, int ib, float fr, float fg, float fb,
+                               float* out) {
     const bool rg = fr >= fg, gb = fg >= fb, rb = fr >= fb;
     const int big = rg && rb ? 0 : (!rg && gb ? 1 : 2);      // axis of the largest fraction
     const int small = !rg && !rb ? 0 : (rg && !gb ? 1 : 2);  // axis of the smallest
@@ -244,5 +249,8 @@ IMGGEN_HD void store_pixel(Layout layout, float r, float g, float b, std::uint8_
         dst[2] = quantize(b);
     }
 }
+
+void point_cpu(const PointJob& job);
+void point_cuda(const PointJob& job, int device, std::uintptr_t stream);
 
 }  // namespace imggen

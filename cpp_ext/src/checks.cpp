@@ -1,10 +1,15 @@
-// Array import and checks shared by every function of imggen_rt._postproc.
-#include "array_import.h"
+// The argument checks shared by every binding of imggen_rt._postproc (see checks.h).
+#include "checks.h"
 
 #include <nanobind/stl/string.h>
 
+#include <cmath>
 #include <exception>
 #include <stdexcept>
+
+#if defined(IMGGEN_WITH_CUDA)
+#include "cuda_device.h"
+#endif
 
 namespace imggen::py {
 
@@ -136,8 +141,8 @@ Array import_array(nb::handle obj, const char* name, bool writable, const char* 
     const std::string got = nb::inst_name(obj).c_str();
     if (nb::hasattr(obj, "dtype")) {  // an array type whose dtype DLPack cannot carry
         const nb::object dtype = obj.attr("dtype");
-        fail(std::string(name) + " must be " + expected_dtype +
-             "; got " + got + " of dtype " + nb::str(nb::handle(dtype)).c_str());
+        fail(std::string(name) + " must be " + expected_dtype + "; got " + got + " of dtype " +
+             nb::str(nb::handle(dtype)).c_str());
     }
     fail(std::string(name) + " must be an array (numpy, DLPack or __cuda_array_interface__); got " +
          got);
@@ -147,8 +152,8 @@ void check_device(const Array& a, const char* name, bool cuda) {
     const bool ok = cuda ? (a.device_type == kDeviceCuda || a.device_type == kDeviceCudaManaged)
                          : (a.device_type == kDeviceCpu || a.device_type == kDeviceCudaHost);
     if (!ok)
-        fail(std::string(name) + " must be a " + (cuda ? "CUDA device" : "CPU") +
-             " array; got a " + device_str(a.device_type) + " array (" +
+        fail(std::string(name) + " must be a " + (cuda ? "CUDA device" : "CPU") + " array; got a " +
+             device_str(a.device_type) + " array (" +
              (cuda ? "CPU arrays go to the functions without _cuda)"
                    : "device arrays go to the *_cuda functions)"));
 }
@@ -172,6 +177,88 @@ void check_disjoint(const Array& src, const Array& out) {
     const auto* d = static_cast<const char*>(out.data);
     if (src.nbytes() && out.nbytes() && s < d + out.nbytes() && d < s + src.nbytes())
         fail("out must not share memory with src");
+}
+
+void check_dtype(const Array& a, const char* name, Elem e) {
+    if (!is(a.dtype, e.code, e.bits))
+        fail(std::string(name) + " must be " + e.name + "; got " + dtype_str(a.dtype));
+}
+
+Array checked(nb::handle obj, const char* name, bool writable, Elem e, std::size_t ndim,
+              bool cuda) {
+    const Array a = import_array(obj, name, writable, e.name);
+    check_dtype(a, name, e);
+    if (a.shape.size() != ndim)
+        fail(std::string(name) + " must be " + std::to_string(ndim) + "-D; got shape " +
+             shape_str(a.shape));
+    check_device(a, name, cuda);
+    check_c_contiguous(a, name);
+    return a;
+}
+
+void check_shape(const Array& a, const char* name, const std::vector<std::int64_t>& expected,
+                 const char* what) {
+    if (a.shape != expected)
+        fail(std::string(name) + " must have shape " + shape_str(expected) + what + "; got " +
+             shape_str(a.shape));
+}
+
+void check_same_shape(const Array& a, const char* an, const Array& b, const char* bn) {
+    if (a.shape != b.shape)
+        fail(std::string(bn) + " must have the shape of " + an + " " + shape_str(a.shape) +
+             "; got " + shape_str(b.shape));
+}
+
+std::vector<std::int64_t> mask_shape(const Array& frames) {
+    return {frames.shape[0], frames.shape[1], frames.shape[2]};
+}
+
+nb::object out_or_new(nb::handle out, const std::vector<std::int64_t>& shape, const char* dtype) {
+    if (!out.is_none()) return nb::borrow(out);
+    nb::object np_empty = nb::module_::import_("numpy").attr("empty");
+    nb::list dims;
+    for (auto d : shape) dims.append(d);
+    return np_empty(nb::tuple(dims), dtype);
+}
+
+Layout layout_or_fail(nb::handle order, std::int64_t source_channels) {
+    std::string o;
+    if (nb::isinstance<nb::str>(order)) o = nb::cast<std::string>(order);
+    if (o != "rgb" && o != "bgr" && o != "gray")
+        fail(std::string("order must be 'rgb', 'bgr' or 'gray'; got ") + nb::repr(order).c_str());
+    if (source_channels == 3)
+        return o == "rgb"   ? Layout::rgb_from_rgb
+               : o == "bgr" ? Layout::bgr_from_rgb
+                            : Layout::gray_from_rgb;
+    return o == "gray" ? Layout::gray_from_gray : Layout::rgb_from_gray;
+}
+
+float finite_or_fail(double v, const char* name) {
+    const float f = static_cast<float>(v);
+    if (!std::isfinite(f)) fail(std::string(name) + " must be finite; got " + std::to_string(v));
+    return f;
+}
+
+int device_of(const Array& a, const Array& b, const char* what) {
+    if (a.device_id >= 0 && b.device_id >= 0 && a.device_id != b.device_id)
+        fail(std::string(what) + " must be on the same device; got cuda:" +
+             std::to_string(a.device_id) + " and cuda:" + std::to_string(b.device_id));
+    return a.device_id >= 0 ? a.device_id : b.device_id;
+}
+
+#if defined(IMGGEN_WITH_CUDA)
+void require_cuda_device() {
+    if (imggen::cuda_device_count() == 0)
+        throw std::runtime_error("imggen_rt._postproc: no usable CUDA device (" +
+                                 imggen::cuda_device_error() + ")");
+}
+#endif
+
+void no_cuda(const char* cpu_alternative) {
+    throw std::runtime_error(
+        std::string("imggen_rt._postproc was built without CUDA (no nvcc at build time, or "
+                    "IMGGEN_CUDA=OFF); use ") +
+        cpu_alternative + " or rebuild with IMGGEN_CUDA=ON");
 }
 
 }  // namespace imggen::py

@@ -1,0 +1,50 @@
+// blend() and blend_cuda(): argument checks and dispatch (math in imggen/blend.h; shared checks
+// in checks.h).
+#include <cstdint>
+
+#include "bindings.h"
+#include "checks.h"
+#include "imggen/blend.h"
+
+namespace imggen::py {
+nb::object blend(nb::handle inside, nb::handle outside, nb::handle mask, nb::handle out) {
+    const Array in = checked(inside, "inside", false, kU8, 4, false);
+    const Array ou = checked(outside, "outside", false, kU8, 4, false);
+    const Array m = checked(mask, "mask", false, kU8, 3, false);
+    check_same_shape(in, "inside", ou, "outside");
+    check_shape(m, "mask", mask_shape(in));
+    nb::object result = out_or_new(out, in.shape, "uint8");
+    const Array o = checked(result, "out", true, kU8, 4, false);
+    check_same_shape(in, "inside", o, "out");
+    {
+        nb::gil_scoped_release unlocked;
+        blend_cpu(static_cast<const std::uint8_t*>(in.data),
+                  static_cast<const std::uint8_t*>(ou.data),
+                  static_cast<const std::uint8_t*>(m.data), m.size(), static_cast<int>(in.shape[3]),
+                  static_cast<std::uint8_t*>(o.data));
+    }
+    return result;
+}
+
+void blend_cuda(nb::handle inside, nb::handle outside, nb::handle mask, nb::handle out,
+                std::uintptr_t stream) {
+#if defined(IMGGEN_WITH_CUDA)
+    const Array in = checked(inside, "inside", false, kU8, 4, true);
+    const Array ou = checked(outside, "outside", false, kU8, 4, true);
+    const Array m = checked(mask, "mask", false, kU8, 3, true);
+    const Array o = checked(out, "out", true, kU8, 4, true);
+    check_same_shape(in, "inside", ou, "outside");
+    check_same_shape(in, "inside", o, "out");
+    check_shape(m, "mask", mask_shape(in));
+    require_cuda_device();
+    imggen::blend_cuda(
+        static_cast<const std::uint8_t*>(in.data), static_cast<const std::uint8_t*>(ou.data),
+        static_cast<const std::uint8_t*>(m.data), m.size(), static_cast<int>(in.shape[3]),
+        static_cast<std::uint8_t*>(o.data), device_of(in, o), stream);
+#else
+    (void)inside, (void)outside, (void)mask, (void)out, (void)stream;
+    no_cuda("the CPU functions");
+#endif
+}
+
+}  // namespace imggen::py
