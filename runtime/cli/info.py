@@ -9,26 +9,40 @@ import math
 from pathlib import Path
 from typing import Any
 
+from .import_model import add_contract_arguments, options_from_args
+
 
 def add_parser(verbs: Any) -> None:
     p = verbs.add_parser(
         "info",
         help="show a generator ONNX's model card, inputs/outputs and FLOPs",
         description="Read the model card from the ONNX metadata_props, check it against the "
-        "graph, and print it with the graph's inputs/outputs and FLOPs per image.",
+        "graph, and print it with the graph's inputs/outputs and FLOPs per image. A model "
+        "without a card shows the contract `imggen-rt import` would infer for it (the "
+        "contract flags apply); nothing is written.",
     )
     p.add_argument("model", type=Path, nargs="?", help="generator ONNX (default: bundled)")
     p.add_argument("--json", action="store_true", help="print as JSON")
+    add_contract_arguments(p)
     p.set_defaults(run=run)
 
 
-def describe_model(path: Path) -> dict[str, Any]:
+def describe_model(path: Path, options: Any = None) -> dict[str, Any]:
+    """What `info` shows. A model without a card gets the contract the importer infers
+    (`card_source: inferred`, with its evidence); nothing is written."""
     from ..backend_factory import explain_auto
+    from ..card import PREFIX
     from ..flops import count_flops
-    from ..onnx_graph import graph_io, load_model, read_card
+    from ..importer import ImportOptions, infer_contract
+    from ..onnx_graph import graph_io, load_model, metadata, read_card
 
     model = load_model(path)
-    card = read_card(model, path.name)
+    evidence: list[str] = []
+    if any(key.startswith(PREFIX) for key in metadata(model)):
+        card, source = read_card(model, path.name), "model"
+    else:
+        inferred = infer_contract(path, options or ImportOptions())
+        card, source, evidence = inferred.card, "inferred", inferred.evidence
     inputs, outputs = graph_io(model)
     flops = count_flops(model)
     return {
@@ -39,19 +53,21 @@ def describe_model(path: Path) -> dict[str, Any]:
             (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0
         ),
         "card": card.to_dict(),
+        "card_source": source,
+        "evidence": evidence,
         "inputs": [t.to_dict() for t in inputs],
         "outputs": [t.to_dict() for t in outputs],
         "flops_per_image": sum(flops.values()),
         "flops_by_op": flops,
         "parameters": sum(math.prod(t.dims) for t in model.graph.initializer),
-        "backend_auto": str(explain_auto(path)),
+        "backend_auto": str(explain_auto(path)) if source == "model" else None,
     }
 
 
 def run(args: argparse.Namespace) -> int:
     from ..generator import default_model_path
 
-    info = describe_model(args.model or default_model_path())
+    info = describe_model(args.model or default_model_path(), options_from_args(args))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -73,15 +89,31 @@ def run(args: argparse.Namespace) -> int:
         ("parameters", f"{info['parameters'] / 1e6:.2f} M"),
         ("FLOPs / image", f"{info['flops_per_image'] / 1e9:.3f} G"),
         ("opset", str(info["opset"])),
-        ("backend auto", info["backend_auto"]),
+        ("backend auto", info["backend_auto"] or "- (no card yet: `imggen-rt import` it)"),
         ("sha256", info["sha256"][:16] + "..."),
     ]
-    rows += [(f"input {t['name']}", _tensor(t)) for t in info["inputs"]]
-    rows += [(f"output {t['name']}", _tensor(t)) for t in info["outputs"]]
+    roles = {spec["name"]: _role(spec) for spec in card["inputs"]}
+    rows += [(f"input {t['name']}", f"{_tensor(t)}: {roles[t['name']]}") for t in info["inputs"]]
+    out = card["output"]
+    for t in info["outputs"]:
+        if out["name"] in (None, t["name"]):
+            rows.append(
+                (f"output {t['name']}", f"{_tensor(t)}: {out['layout']}, {out['channel_order']}")
+            )
+    if info["card_source"] == "inferred":
+        table.title = f"{table.title} (no card: the contract `imggen-rt import` would infer)"
+        rows += [("why", line) for line in info["evidence"]]
     for row in rows:
         table.add_row(*row)
     Console().print(table)
     return 0
+
+
+def _role(spec: dict[str, Any]) -> str:
+    detail = spec.get("encoding") or spec.get("mode") or ""
+    if spec["role"] == "scalar":
+        detail = f"default {spec['default']:g}"
+    return f"{spec['role']} ({detail})" if detail else spec["role"]
 
 
 def _tensor(t: dict[str, Any]) -> str:

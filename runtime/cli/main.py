@@ -7,9 +7,31 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ImggenError
-from . import bench, build, generate, info, postprocess, serve, training, triton, video
+from . import (
+    bench,
+    build,
+    generate,
+    import_model,
+    info,
+    postprocess,
+    serve,
+    training,
+    triton,
+    video,
+)
 
-VERBS = (generate, postprocess, info, build, bench, serve, triton, video, *training.VERBS)
+VERBS = (
+    generate,
+    postprocess,
+    info,
+    import_model,
+    build,
+    bench,
+    serve,
+    triton,
+    video,
+    *training.VERBS,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose values may start with '-' (a range such as -1:1), which argparse would take for
+# an option of its own: `--output-range -1:1` is read as `--output-range=-1:1`.
+DASHED_VALUES = ("--output-range",)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_dashed_values(sys.argv[1:] if argv is None else argv))
     try:
         result: int = args.run(args)
     except ImggenError as e:
@@ -38,6 +65,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("imggen-rt: interrupted", file=sys.stderr)
         return 130
     return result
+
+
+def _join_dashed_values(argv: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in DASHED_VALUES:
+            value = next(args, None)
+            out.append(arg if value is None else f"{arg}={value}")
+        else:
+            out.append(arg)
+    return out
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The chain's CUDA kernels: argument checks here, and device == CPU results on a GPU.
 
 The kernels call the same host+device functions as the CPU loops (imggen/point.h,
-imggen/separable_filter.h, ...) and are built without FMA contraction, so on a GPU the results must equal
-the CPU's bit for bit (gamma's powf excepted: within one level).
+imggen/separable_filter.h, ...) and are built without FMA contraction, so on a GPU the results
+must equal the CPU's bit for bit (gamma's powf excepted: within one level).
 """
 
 from __future__ import annotations

@@ -1,0 +1,226 @@
+"""`imggen-rt import` on generators the project did not write (tests/zoo.py), then every path:
+generate on each CPU backend against torch's own output, the FP16 gate, a walk, the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+pytest.importorskip("torch")
+
+from zoo import ZooModel, build_zoo
+
+import imggen_rt
+from imggen_rt.cli.main import main
+from imggen_rt.contract import canonical_output, graph_inputs
+from imggen_rt.errors import ImggenError
+from imggen_rt.importer import ImportOptions, import_model, infer_contract
+from imggen_rt.postprocess import denormalize
+
+pytestmark = pytest.mark.train  # torch exports the zoo
+
+IMPORTABLE = ["dcgan", "conditional_sigmoid", "vae_decoder", "nhwc_bytes", "bgr", "stylegan_like"]
+EXPECTED = {  # what the import must find without being told
+    "dcgan": {"latent_shape": [None, 16, 1, 1], "range": [-1.0, 1.0], "layout": "nchw"},
+    "conditional_sigmoid": {"range": [0.0, 1.0], "classes": 5, "encoding": "ids"},
+    "vae_decoder": {"range": [0.0, 1.0], "layout": "nchw"},
+    "nhwc_bytes": {"range": [0.0, 255.0], "layout": "nhwc"},
+    "bgr": {"range": [-1.0, 1.0], "order": "bgr"},
+    "stylegan_like": {"range": [-1.0, 1.0], "classes": 4, "encoding": "onehot", "noise": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ZooModel]:
+    return build_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(scope="module")
+def imported(zoo: dict[str, ZooModel], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("imported")
+    paths = {}
+    for name in IMPORTABLE:
+        paths[name] = folder / f"{name}.onnx"
+        assert main(["import", str(zoo[name].path), "-o", str(paths[name]), *zoo[name].flags]) == 0
+    return paths
+
+
+def torch_frames(model: ZooModel, gen: imggen_rt.ImageGenerator, seeds: list[int]) -> np.ndarray:
+    """The frames torch makes from the feeds the runtime makes for these seeds."""
+    card = gen.card
+    feeds = gen.feeds_for_seeds(seeds)
+    images = model.torch_output(graph_inputs(card.input_specs, card.num_classes, feeds))
+    low, high = card.output_range
+    order = "gray" if card.channels == 1 else "rgb"
+    return denormalize(canonical_output(card.output, images), low, high, order)
+
+
+@pytest.mark.parametrize("name", IMPORTABLE)
+def test_import_infers_the_contract_from_the_evidence(
+    name: str, zoo: dict[str, ZooModel], imported: dict[str, Path]
+) -> None:
+    card = imggen_rt.load(imported[name], backend="ort").card
+    want = EXPECTED[name]
+    assert list(card.output_range) == want["range"]
+    if "layout" in want:
+        assert card.output.layout == want["layout"]
+    assert card.output.channel_order == want.get("order", "rgb")
+    if "latent_shape" in want:
+        assert list(card.inputs_with_role("latent")[0].shape) == want["latent_shape"]
+    if "classes" in want:
+        (spec,) = card.inputs_with_role("class")
+        assert card.num_classes == want["classes"] and spec.encoding == want["encoding"]
+    assert len(card.inputs_with_role("noise")) == want.get("noise", 0)
+    # the source file is left as it was: no card written into it
+    source = onnx.load(str(zoo[name].path), load_external_data=False)
+    assert not any(p.key.startswith("imggen.") for p in source.metadata_props)
+
+
+@pytest.mark.parametrize("backend", ["ort", "openvino"])
+@pytest.mark.parametrize("name", IMPORTABLE)
+def test_generated_images_equal_torch_within_one_level(
+    name: str, backend: str, zoo: dict[str, ZooModel], imported: dict[str, Path]
+) -> None:
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    seeds = [0, 5, 6, 11, 12]
+    with imggen_rt.load(imported[name], backend=backend) as gen:
+        frames = gen.generate(seeds=seeds, batch_size=2)
+        alone = gen.generate(seeds=[11])
+        expected = torch_frames(zoo[name], gen, seeds)
+    diff = np.abs(frames.astype(np.int16) - expected.astype(np.int16))
+    assert diff.max() <= 1, f"{name} on {backend}: {diff.max()} levels off torch"
+    np.testing.assert_array_equal(alone[0], frames[3])  # batch size changes nothing
+
+
+def test_knobs_are_fed_and_checked(imported: dict[str, Path], zoo: dict[str, ZooModel]) -> None:
+    with imggen_rt.load(imported["stylegan_like"], backend="ort") as gen:
+        default = gen.generate(seeds=[3, 4])
+        truncated = gen.generate(seeds=[3, 4], scalars={"psi": 0.5})
+        assert not np.array_equal(default, truncated)
+        feeds = gen.feeds_for_seeds([3, 4], scalars={"psi": 0.5})
+        assert feeds.extra["psi"].tolist() == [0.5, 0.5]
+        with pytest.raises(ImggenError, match=r"unknown knob.*this model's knobs: psi"):
+            gen.generate(seeds=[1], scalars={"strength": 2.0})
+    with (
+        imggen_rt.load(imported["dcgan"], backend="ort") as gen,
+        pytest.raises(ImggenError, match="this model's knobs: none"),
+    ):
+        gen.generate(seeds=[1], scalars={"psi": 0.5})
+
+
+def test_noise_is_per_seed_and_fixed_across_a_walk(imported: dict[str, Path]) -> None:
+    from imggen_rt.video.frames import FrameMaker
+    from imggen_rt.walks import KeyframeWalk
+
+    with imggen_rt.load(imported["stylegan_like"], backend="ort") as gen:
+        a = gen.feeds_for_seeds([7, 8])
+        b = gen.feeds_for_seeds([8])
+        np.testing.assert_array_equal(a.extra["noise1"][1], b.extra["noise1"][0])
+        assert not np.array_equal(a.extra["noise1"][0], a.extra["noise1"][1])
+        walk = KeyframeWalk([7, 9], 4, gen.card.latent_dim, classes=[1, 1])
+        frames = FrameMaker(gen, walk).make(range(walk.length))
+        assert frames.shape == (5, 8, 8, 3)
+        # the walk's first frame is seed 7's image: its latent and (walk-wide) noise
+        np.testing.assert_array_equal(frames[0], gen.generate(seeds=[7], classes=1)[0])
+        walk_feeds = gen.feeds_for_walk(walk, range(walk.length))
+        assert np.all(walk_feeds.extra["noise0"] == walk_feeds.extra["noise0"][0])
+
+
+def test_fp16_build_passes_the_gate(imported: dict[str, Path], tmp_path: Path) -> None:
+    pytest.importorskip("onnxconverter_common")
+    from imggen_rt.engines.pipeline import BuildSpec, build
+
+    for name in ("stylegan_like", "nhwc_bytes"):
+        outcome = build(BuildSpec(imported[name], target="onnx-fp16", cache_dir=tmp_path))
+        assert outcome.manifest.parity is not None and outcome.manifest.parity.passed
+        with imggen_rt.load(outcome.artifact, backend="ort") as half:
+            assert half.generate(seeds=[1, 2]).shape[0] == 2
+
+
+def test_a_server_request_returns_the_cli_png(imported: dict[str, Path], tmp_path: Path) -> None:
+    pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from imggen_rt.serve.app import create_app
+    from imggen_rt.serve.config import ServeConfig
+
+    path = imported["stylegan_like"]
+    out = tmp_path / "cli"
+    assert main(["generate", "-m", str(path), "--seeds", "4", "-o", str(out), "--no-progress"]) == 0
+    gen = imggen_rt.load(path, backend="ort")
+    with TestClient(create_app({"sg": gen}, ServeConfig())) as client:
+        answer = client.post("/v1/generate", json={"seeds": [4], "class": "fox"})
+        default_class = client.post("/v1/generate", json={"seeds": [4]})
+        models = client.get("/v1/models").json()
+    assert answer.status_code == 200 and default_class.status_code == 200
+    assert default_class.content == (out / "seed000004.png").read_bytes()
+    assert answer.headers["x-class-id"] == "2"
+    roles = [spec["role"] for spec in models[0]["card"]["inputs"]]
+    assert roles == ["latent", "class", "scalar", "noise", "noise"]
+
+
+@pytest.mark.parametrize(
+    ("name", "flags", "message"),
+    [
+        ("conditional_sigmoid", [], "name them with --classes"),
+        ("stylegan_like", ["--classes", "a,b,c,d"], "choose --noise normal"),
+        ("stylegan_like", ["--classes", "a,b", "--noise", "zeros"], "--classes names 2"),
+        ("vae_decoder", ["--output-range", "-1:1"], "--output-range -1:1 is refuted"),
+        ("vae_decoder", ["--output-range", "0:255"], "--output-range 0:255 is refuted"),
+        ("vae_decoder", ["--latent", "nope"], "--latent nope: the graph has no such input"),
+        ("vae_decoder", ["--classes", "a,b"], "the graph has no class input"),
+        ("vae_decoder", ["--scalar", "code"], "write NAME=DEFAULT"),
+        ("dcgan", ["--noise", "loud"], "the mode must be normal or zeros"),
+        ("rgba", ["--layout", "nchw"], "4 channels"),
+        ("rgba", [], "pass --layout nchw or --layout nhwc"),
+    ],
+)
+def test_what_the_evidence_cannot_settle_is_one_line_naming_the_flag(
+    name: str,
+    flags: list[str],
+    message: str,
+    zoo: dict[str, ZooModel],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "x.onnx"
+    assert main(["import", str(zoo[name].path), "-o", str(out), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_two_latent_candidates_ask_for_latent(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("a", TensorProto.FLOAT, ["b", 8])
+    y = helper.make_tensor_value_info("b", TensorProto.FLOAT, ["b", 8])
+    out = helper.make_tensor_value_info("img", TensorProto.FLOAT, ["b", 3, 4, 4])
+    graph = helper.make_graph([], "two", [x, y], [out])
+    model = helper.make_model(graph)
+    path = tmp_path / "two.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ImggenError, match="inputs a, b could each be the latent: pass --latent"):
+        infer_contract(path)
+
+
+def test_import_never_overwrites_its_input(zoo: dict[str, ZooModel]) -> None:
+    path = zoo["dcgan"].path
+    with pytest.raises(ImggenError, match="is the input file"):
+        import_model(path, path, ImportOptions())
+
+
+def test_info_shows_the_inferred_contract_without_writing(
+    zoo: dict[str, ZooModel], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = zoo["nhwc_bytes"].path
+    before = path.read_bytes()
+    assert main(["info", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "no card" in shown and "nhwc" in shown and "[0.0, 255.0]" in shown
+    assert path.read_bytes() == before
