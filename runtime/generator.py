@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,7 +53,8 @@ def resolve_classes(card: ModelCard, classes: ClassArg, seeds: Sequence[int]) ->
     return ids
 
 
-Scalars = Mapping[str, float] | None
+# Knob values by input name: one for every image, or an array with one per image.
+Scalars = Mapping[str, float | np.ndarray] | None
 
 
 def feeds_for_seeds(
@@ -90,15 +91,25 @@ def extra_inputs(
             maps[row] = noise_for_seed(int(seed), spec, index)
         extra[spec.name] = maps
     for spec in card.inputs_with_role("scalar"):
-        value = scalar_value(spec, None if scalars is None else scalars.get(spec.name))
-        extra[spec.name] = np.full((n, *spec.item_shape), value, dtype=np.float32)
+        asked = None if scalars is None else scalars.get(spec.name)
+        values = np.empty(n, dtype=np.float32)
+        if isinstance(asked, np.ndarray):  # one value per image (an animated knob)
+            if asked.shape != (n,):
+                raise ImggenError(f"{spec.name}: {asked.shape} values for {n} images")
+            for row, v in enumerate(asked):
+                values[row] = scalar_value(spec, float(v))
+        else:
+            values[:] = scalar_value(spec, asked)
+        extra[spec.name] = np.broadcast_to(
+            values.reshape((n,) + (1,) * len(spec.item_shape)), (n, *spec.item_shape)
+        ).copy()
     return extra
 
 
-def check_scalars(card: ModelCard, scalars: Scalars) -> None:
-    """Every knob asked for must be one of the model's."""
+def check_scalars(card: ModelCard, names: Iterable[str] | None) -> None:
+    """Every knob asked for (by name) must be one of the model's."""
     known = [spec.name for spec in card.inputs_with_role("scalar")]
-    unknown = sorted(set(scalars or ()) - set(known))
+    unknown = sorted(set(names or ()) - set(known))
     if unknown:
         has = ", ".join(known) if known else "none"
         raise ImggenError(f"unknown knob(s) {', '.join(unknown)}; this model's knobs: {has}")
@@ -245,7 +256,8 @@ class ImageGenerator:
         plan = walk.plan(indices)
         if plan.blend is not None and bool(np.any(plan.blend > 0)):
             raise ImggenError("this walk morphs between classes: render it with frames_for_walk")
-        extra = extra_inputs(self.card, [walk.noise_seed] * len(plan.z), scalars)
+        knobs = {**(scalars or {}), **plan.knobs}
+        extra = extra_inputs(self.card, [walk.noise_seed] * len(plan.z), knobs)
         return Feeds(plan.z, plan.class_a, extra)
 
     def frames_for_walk(
@@ -258,9 +270,11 @@ class ImageGenerator:
     ) -> np.ndarray:
         """Frames `indices` of a walk. A class morph cross-fades the renders of one latent in
         the two classes (the blend is of 8-bit frames, rounded), so frame i stays a function of
-        i alone; noise maps are fixed for the whole walk."""
+        i alone; noise maps are fixed for the whole walk; the walk's animated knobs (its
+        `knobs`) take their value for each frame."""
         plan = walk.plan(indices)
-        extra = extra_inputs(self.card, [walk.noise_seed] * len(plan.z), scalars)
+        knobs = {**(scalars or {}), **plan.knobs}
+        extra = extra_inputs(self.card, [walk.noise_seed] * len(plan.z), knobs)
         feeds = Feeds(plan.z, plan.class_a, extra)
         frames = self.frames(feeds, order, post=post)
         if plan.blend is not None and plan.class_b is not None:

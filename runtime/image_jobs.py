@@ -18,7 +18,7 @@ from .grid import contact_sheet
 from .image_files import write_image
 
 if TYPE_CHECKING:
-    from .generator import ClassArg, ImageGenerator
+    from .generator import ClassArg, ImageGenerator, Scalars
     from .post import PostChain
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
@@ -37,6 +37,7 @@ def generate_images(
     post: PostChain | None = None,
     grid: bool = False,
     advance: Advance = lambda _: None,
+    scalars: Scalars = None,
 ) -> None:
     """One PNG per seed (`seed000005.png`) in `out`, and `grid.png` (a contact sheet) with
     `grid`. Frames stream batch by batch: memory stays flat in the number of seeds."""
@@ -53,6 +54,7 @@ def generate_images(
         batch_size=batch_size,
         order=order,
         post=post,
+        scalars=scalars,
     ):
         for seed, frame in zip(batch.seeds, batch.frames, strict=True):
             write_image(out / f"seed{seed:06d}.png", frame)

@@ -10,8 +10,8 @@ washed out.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,7 @@ class FramePlan:
     class_a: np.ndarray | None  # int64 (N,)
     class_b: np.ndarray | None  # int64 (N,)
     blend: np.ndarray | None  # float32 (N,) weight of class_b, 0 where no morph
+    knobs: dict[str, np.ndarray] = field(default_factory=dict)  # float32 (N,) by knob name
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -61,6 +62,17 @@ def ease(u: float, easing: str) -> float:
     return u * u * (3.0 - 2.0 * u) if easing == "smooth" else u
 
 
+def _checked_knobs(
+    knobs: Mapping[str, tuple[float, float]] | None,
+) -> dict[str, tuple[float, float]]:
+    out = {}
+    for name, (first, last) in (knobs or {}).items():
+        if not (math.isfinite(first) and math.isfinite(last)):
+            raise ImggenError(f"knob {name}: values must be finite, got {first}..{last}")
+        out[str(name)] = (float(first), float(last))
+    return out
+
+
 def _check_truncation(truncation: float) -> None:
     if not 0.0 < truncation <= 1.0:
         raise ImggenError(f"truncation must be in (0, 1], got {truncation}")
@@ -75,6 +87,9 @@ class Walk:
     # The seed a model's noise maps are drawn from: one for the whole walk, so they do not
     # flicker from frame to frame.
     noise_seed: int
+    # Knobs (a model's scalar inputs) animated over the walk: name -> (first, last) value,
+    # linear in the frame index.
+    knobs: dict[str, tuple[float, float]]
 
     def describe(self) -> dict[str, object]:
         raise NotImplementedError
@@ -99,9 +114,14 @@ class Walk:
                 ca[row], cb[row], w[row] = a, b, weight
         if self.truncation != 1.0:
             z *= np.float32(self.truncation)
+        knobs = {name: self._knob(first, last, idx) for name, (first, last) in self.knobs.items()}
         if not conditional:
-            return FramePlan(idx, z, None, None, None)
-        return FramePlan(idx, z, ca, cb, w)
+            return FramePlan(idx, z, None, None, None, knobs)
+        return FramePlan(idx, z, ca, cb, w, knobs)
+
+    def _knob(self, first: float, last: float, idx: np.ndarray) -> np.ndarray:
+        t = idx / max(1, self.length - 1)
+        return (first + (last - first) * t).astype(np.float32)
 
 
 class KeyframeWalk(Walk):
@@ -117,6 +137,7 @@ class KeyframeWalk(Walk):
         easing: str = "smooth",
         loop_back: bool = False,
         truncation: float = 1.0,
+        knobs: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         if len(seeds) < 1:
             raise ImggenError("a keyframe walk needs at least one seed")
@@ -129,6 +150,7 @@ class KeyframeWalk(Walk):
         _check_truncation(truncation)
         self.seeds = [int(s) for s in seeds]
         self.noise_seed = self.seeds[0]
+        self.knobs = _checked_knobs(knobs)
         self.classes = [int(c) for c in classes] if classes is not None else None
         self.frames_per_seed = frames_per_seed
         self.latent_dim = latent_dim
@@ -147,6 +169,7 @@ class KeyframeWalk(Walk):
             "easing": self.easing,
             "loop_back": self.loop_back,
             "truncation": self.truncation,
+            **({"knobs": self.knobs} if self.knobs else {}),
         }
 
     def frame(self, i: int) -> tuple[np.ndarray, int | None, int | None, float]:
@@ -175,12 +198,14 @@ class NoiseLoop(Walk):
         latent_dim: int,
         class_id: int | None = None,
         truncation: float = 1.0,
+        knobs: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         if length < 1:
             raise ImggenError(f"a loop needs at least one frame, got {length}")
         _check_truncation(truncation)
         self.seed = int(seed)
         self.noise_seed = self.seed
+        self.knobs = _checked_knobs(knobs)
         self.length = length
         self.latent_dim = latent_dim
         self.class_id = class_id
@@ -198,6 +223,7 @@ class NoiseLoop(Walk):
             "frames": self.length,
             "class": self.class_id,
             "truncation": self.truncation,
+            **({"knobs": self.knobs} if self.knobs else {}),
         }
 
     def frame(self, i: int) -> tuple[np.ndarray, int | None, int | None, float]:

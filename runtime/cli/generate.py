@@ -8,6 +8,7 @@ from typing import Any
 
 from ..backend_factory import BACKEND_NAMES
 from ..errors import ImggenError
+from .knob_args import add_knob_arguments, parse_knobs
 from .post_args import add_post_arguments, chain_from_args
 
 
@@ -56,6 +57,7 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--backend", default="auto", choices=BACKEND_NAMES)
     p.add_argument("--threads", type=int, default=None, help="inference threads")
     add_post_arguments(p)
+    add_knob_arguments(p)
     p.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder")
     p.add_argument("--grid", action="store_true", help="also write grid.png (a contact sheet)")
     p.add_argument("--no-progress", action="store_true")
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
                 args.out,
                 classes=args.class_,
                 truncation=args.truncation,
+                scalars=parse_knobs(args.scalar),
                 batch_size=args.batch_size,
                 post=post,
                 grid=args.grid,

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..backend_factory import BACKEND_NAMES
 from .generate import parse_seeds
+from .knob_args import add_knob_arguments, parse_animated_knobs
 from .post_args import add_post_arguments
 
 
@@ -50,6 +51,7 @@ def add_parser(verbs: Any) -> None:
         help="--size with another aspect ratio: pad with black bars (default), crop, or stretch",
     )
     add_post_arguments(p)
+    add_knob_arguments(p, animated=True)
     p.add_argument("-o", "--out", required=True, help="out.mov | out.mp4 | shot.%%06d.png | -")
     p.add_argument("--codec", help=f"video codec: {', '.join(CODECS)} (default by container)")
     p.add_argument("--quality", type=int, help="CRF for h264/hevc (lower = better; 18/20)")
@@ -115,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             easing=args.easing,
             classes=args.classes,
             truncation=args.truncation,
+            knobs=parse_animated_knobs(args.scalar),
         ),
         sink=SinkOptions(
             fps=parse_fps(args.fps),

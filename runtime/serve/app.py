@@ -174,7 +174,8 @@ def create_app(
         def job_for(gen: ImageGenerator) -> FrameRequest:
             post = _checked_post(gen, body.post, body.format)
             seeds[:] = gen.resolve_seeds(body.n, body.seeds, body.seed)
-            return FrameRequest(gen.feeds_for_seeds(seeds, body.class_, body.truncation), post)
+            feeds = gen.feeds_for_seeds(seeds, body.class_, body.truncation, scalars=body.scalars)
+            return FrameRequest(feeds, post)
 
         def respond(name: str, job: FrameRequest, frames: np.ndarray) -> Response:
             ids = job.feeds.class_ids

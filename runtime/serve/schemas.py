@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from ..latents import MAX_SEED
 from ..walks import keyframe_walk_length
@@ -14,6 +14,13 @@ MAX_SIZE = 2048
 MAX_POST_CHARS = 512
 MAX_WALK_KEYS = 8
 ImageFormat = Literal["png", "jpeg", "webp", "raw"]
+MAX_KNOBS = 16
+SCALARS_FIELD = Field(
+    None,
+    max_length=MAX_KNOBS,
+    description="the model's knobs by name (its scalar inputs; GET /v1/models lists them)",
+    examples=[{"psi": 0.7}],
+)
 POST_FIELD = Field(
     None,
     max_length=MAX_POST_CHARS,
@@ -41,6 +48,7 @@ class GenerateRequest(BaseModel):
     format: ImageFormat = Field("png", description="png, jpeg, webp, or raw RGB bytes")
     size: int | None = Field(None, ge=8, le=MAX_SIZE, description="resize to size x size")
     post: str | None = POST_FIELD
+    scalars: dict[str, FiniteFloat] | None = SCALARS_FIELD
 
     @model_validator(mode="after")
     def _seeds_or_n(self) -> GenerateRequest:
@@ -71,6 +79,7 @@ class WalkRequest(BaseModel):
     format: Literal["png", "jpeg", "webp"] = "png"
     size: int | None = Field(None, ge=8, le=MAX_SIZE)
     post: str | None = POST_FIELD
+    scalars: dict[str, FiniteFloat] | None = SCALARS_FIELD
 
     @model_validator(mode="after")
     def _bounded(self) -> WalkRequest:

@@ -11,11 +11,16 @@ import json
 import shutil
 from pathlib import Path
 
-from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
+from ..card import ModelCard
 from ..errors import ImggenError
 from ..onnx_graph import graph_io, load_model, read_card
 
-_TRITON_TYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int64": "TYPE_INT64"}
+_TRITON_TYPES = {
+    "float32": "TYPE_FP32",
+    "float16": "TYPE_FP16",
+    "int64": "TYPE_INT64",
+    "int32": "TYPE_INT32",
+}
 
 
 def triton_config(
@@ -29,13 +34,22 @@ def triton_config(
     kind: str = "KIND_CPU",
 ) -> str:
     """config.pbtxt text. Dims leave out the batch axis (Triton adds it for max_batch_size > 0);
-    a per-image scalar like class_id is declared [1] and reshaped to [] as Triton documents."""
+    a per-image scalar like class_id is declared [1] and reshaped to [] as Triton documents.
+    Every graph input of the card's contract is declared (latent, classes, noise, knobs)."""
     card_text = json.dumps(json.dumps(card.to_metadata(), sort_keys=True))  # a quoted string
-    inputs = [f'  {{ name: "{LATENT_INPUT}" data_type: TYPE_FP32 dims: [ {card.latent_dim} ] }}']
-    if card.conditional:
-        scalar = "dims: [ 1 ] reshape: { shape: [ ] }"
-        inputs.append(f'  {{ name: "{CLASS_INPUT}" data_type: TYPE_INT64 {scalar} }}')
-    out_dims = f"{card.channels}, {card.height}, {card.width}"
+    inputs = []
+    for spec in card.input_specs:
+        if spec.shape == ():
+            raise ImggenError(
+                f"input '{spec.name}' has no batch axis (0-d): Triton batches every input"
+            )
+        if spec.item_shape:
+            dims = f"dims: [ {', '.join(str(d) for d in spec.item_shape)} ]"
+        else:  # one value per image, e.g. class_id: declared [1], reshaped to []
+            dims = "dims: [ 1 ] reshape: { shape: [ ] }"
+        data_type = _TRITON_TYPES[spec.dtype]
+        inputs.append(f'  {{ name: "{spec.name}" data_type: {data_type} {dims} }}')
+    out_dims = ", ".join(str(d) for d in card.output_shape[1:])
     preferred = ", ".join(str(b) for b in preferred_batches if b <= max_batch)
     return "\n".join(
         [
@@ -85,12 +99,13 @@ def write_repository(
     model = load_model(model_path)
     card = read_card(model, model_path.name)
     _, outputs = graph_io(model)
+    output = card.output_of(outputs, model_path.name)
     name = name or model_path.stem
     text = triton_config(
         name,
         card,
-        outputs[0].name,
-        outputs[0].dtype,
+        output.name,
+        output.dtype,
         max_batch=max_batch,
         kind="KIND_GPU" if gpu else "KIND_CPU",
     )

@@ -23,4 +23,4 @@ def walk_request(gen: ImageGenerator, body: WalkRequest, post: PostChain | None)
         loop_back=body.loop_back,
         truncation=body.truncation,
     )
-    return FrameRequest(gen.feeds_for_walk(walk, range(walk.length)), post)
+    return FrameRequest(gen.feeds_for_walk(walk, range(walk.length), body.scalars), post)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from ..errors import ImggenError
-from ..generator import ImageGenerator, load
+from ..generator import ImageGenerator, check_scalars, load
 from ..walks import KeyframeWalk, NoiseLoop, Walk
 from . import progress
 from .frames import FrameMaker
@@ -43,6 +43,7 @@ class WalkSpec:
     easing: str = "smooth"
     classes: str | None = None  # ids or names, comma-separated, one per keyframe
     truncation: float = 1.0
+    knobs: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +82,7 @@ def render_job(job: RenderJob, progress_bar: ProgressFactory) -> dict[str, Any]:
         raise ImggenError("--resume needs a file output (a video file or an image sequence)")
     with load(job.model, backend=job.backend, threads=job.threads) as gen:
         walk = build_walk(job.walk, gen, job.sink.fps)
+        check_scalars(gen.card, walk.knobs)
         first, stop = parse_frames(job.frames, walk.length) if job.frames else (0, walk.length)
         opened = _for_slice(opened, first, stop, walk.length)
         maker = FrameMaker(gen, walk, job.size, post, job.fit)
@@ -150,7 +152,7 @@ def build_walk(spec: WalkSpec, gen: ImageGenerator, fps: Fraction) -> Walk:
         if classes is not None and len(classes) != 1 and spec.classes is not None:
             raise ImggenError("a loop has one class: pass one --classes value")
         cls = classes[0] if classes is not None else None
-        return NoiseLoop(seeds[0], length, z_dim, cls, spec.truncation)
+        return NoiseLoop(seeds[0], length, z_dim, cls, spec.truncation, spec.knobs)
     return KeyframeWalk(
         seeds,
         spec.frames_per_seed or DEFAULT_FRAMES_PER_SEED,
@@ -159,6 +161,7 @@ def build_walk(spec: WalkSpec, gen: ImageGenerator, fps: Fraction) -> Walk:
         spec.easing,
         spec.loop_back,
         spec.truncation,
+        spec.knobs,
     )
 
 

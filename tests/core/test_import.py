@@ -224,3 +224,53 @@ def test_info_shows_the_inferred_contract_without_writing(
     shown = capsys.readouterr().out
     assert "no card" in shown and "nhwc" in shown and "[0.0, 255.0]" in shown
     assert path.read_bytes() == before
+
+
+def test_knobs_from_the_cli_the_server_and_an_animated_walk(
+    imported: dict[str, Path], tmp_path: Path
+) -> None:
+    from imggen_rt.walks import KeyframeWalk
+
+    path = imported["stylegan_like"]
+    out = tmp_path / "cli"
+    args = ["generate", "-m", str(path), "--seeds", "3", "--scalar", "psi=0.5", "-o", str(out)]
+    assert main([*args, "--no-progress"]) == 0
+    with imggen_rt.load(path, backend="ort") as gen:
+        still = gen.generate(seeds=[3], scalars={"psi": 0.5})[0]
+        walk = KeyframeWalk(
+            [3, 3], 4, gen.card.latent_dim, classes=[3, 3], knobs={"psi": (0.5, 1.0)}
+        )
+        frames = gen.frames_for_walk(walk, range(walk.length))
+        np.testing.assert_array_equal(frames[0], still)  # psi 0.5 at the first frame
+        np.testing.assert_array_equal(frames[-1], gen.generate(seeds=[3])[0])  # 1.0 at the last
+    frames_dir = tmp_path / "walk"
+    video = ["video", "-m", str(path), "--seeds", "3,3", "--frames-per-seed", "4", "--classes"]
+    video += ["3,3", "--scalar", "psi=0.5:1", "-o", str(frames_dir / "f.%03d.png")]
+    assert main([*video, "--no-progress"]) == 0
+    assert len(list(frames_dir.glob("f.*.png"))) == 5
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from imggen_rt.serve.app import create_app
+    from imggen_rt.serve.config import ServeConfig
+
+    with TestClient(create_app({"sg": imggen_rt.load(path)}, ServeConfig())) as client:
+        answer = client.post("/v1/generate", json={"seeds": [3], "scalars": {"psi": 0.5}})
+        unknown = client.post("/v1/generate", json={"seeds": [3], "scalars": {"nope": 1}})
+        infinite = client.post(
+            "/v1/generate", content=b'{"seeds": [3], "scalars": {"psi": Infinity}}'
+        )
+    assert answer.content == (out / "seed000003.png").read_bytes()
+    assert unknown.status_code == 422 and "this model's knobs: psi" in unknown.text
+    assert infinite.status_code == 422
+
+
+def test_triton_repo_declares_every_input(imported: dict[str, Path], tmp_path: Path) -> None:
+    pytest.importorskip("tritonclient")
+    from imggen_rt.serve.triton import write_repository
+
+    folder = write_repository(imported["stylegan_like"], tmp_path)
+    config = (folder / "config.pbtxt").read_text()
+    for name in ("z", "c", "psi", "noise0", "noise1"):
+        assert f'name: "{name}"' in config
+    assert 'name: "noise1" data_type: TYPE_FP32 dims: [ 1, 8, 8 ]' in config
