@@ -7,12 +7,13 @@ failed export never leaves a model behind that looks usable.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import io
 import json
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,13 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, temp_path_beside
 from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
 from ..contract import graph_inputs
 from ..engines.parity import ParityReport, check_parity, gate_inputs, require_parity
 from ..errors import ImggenError, first_line
 from ..fp16 import fp16_model_with_card
+from ..importer import ImportOptions, Inferred, infer_contract, parse_range
 from ..latents import latents_for_seeds
 from ..metrics import max_abs_error, psnr
 from ..onnx_graph import read_card, write_card
@@ -213,12 +215,8 @@ def card_for_checkpoint(meta: dict[str, Any], description: str = "") -> ModelCar
     )
 
 
-def load_module_generator(
-    spec: str, weights: Path, latent_dim: int | None, classes: list[str]
-) -> tuple[nn.Module, ModelCard]:
+def load_module_generator(spec: str, weights: Path) -> nn.Module:
     """Bring your own generator: 'pkg.mod:factory' and a state dict."""
-    if latent_dim is None:
-        raise ImggenError("--module needs --latent-dim")
     module_name, _, attr = spec.partition(":")
     if not attr:
         raise ImggenError(f"--module must look like 'pkg.mod:factory', got {spec!r}")
@@ -234,21 +232,126 @@ def load_module_generator(
         generator.load_state_dict(state)
     except Exception as e:
         raise ImggenError(f"cannot load state dict {weights}: {first_line(e)}") from None
-    probe = torch.from_numpy(latents_for_seeds([0], latent_dim))
-    with torch.no_grad():
-        args = (probe, torch.zeros(1, dtype=torch.int64)) if classes else (probe,)
-        shape = tuple(generator.eval()(*args).shape)
-    if len(shape) != 4:
-        raise ImggenError(f"{spec} must return (B, C, H, W) images, returned shape {shape}")
-    card = ModelCard(
-        latent_dim=latent_dim,
-        height=shape[2],
-        width=shape[3],
-        channels=shape[1],
-        class_names=tuple(classes),
-        producer=f"imggen-rt {__version__} (torch {torch.__version__}) via {spec}",
+    return generator.eval()
+
+
+def latent_shape_of(generator: nn.Module) -> tuple[tuple[int, ...], str]:
+    """The per-image latent shape a generator's first layer takes, and why: a Linear takes
+    (Z,); a ConvTranspose2d or Conv2d first (PyTorch-examples DCGAN) takes (Z, 1, 1)."""
+    for layer in generator.modules():
+        if isinstance(layer, nn.Embedding):
+            continue  # a class embedding comes first in many conditional generators
+        if isinstance(layer, nn.Linear):
+            return (layer.in_features,), f"its first layer is Linear({layer.in_features}, ...)"
+        if isinstance(layer, (nn.ConvTranspose2d, nn.Conv2d)):
+            name = type(layer).__name__
+            why = f"its first layer is {name}({layer.in_channels}, ...): a (Z, 1, 1) latent"
+            return (layer.in_channels, 1, 1), why
+    raise ImggenError("cannot tell the latent's shape from the module: pass --latent-shape")
+
+
+def export_module(
+    spec: str,
+    weights: Path,
+    output: Path,
+    contract: ImportOptions,
+    latent_shape: tuple[int, ...] | None = None,
+    opset: int = 18,
+) -> tuple[ParityResult, Inferred, list[str]]:
+    """A user's own generator module -> ONNX with a card inferred the way `imggen-rt import`
+    infers one (the same flags), torch parity enforced. Returns the parity, the inferred
+    contract and warnings (a flag the probe disagrees with is kept, with a warning)."""
+    generator = load_module_generator(spec, weights)
+    why_shape = "--latent-shape"
+    if latent_shape is None:
+        latent_shape, why_shape = latent_shape_of(generator)
+    if not latent_shape or any(d < 1 for d in latent_shape):
+        raise ImggenError(f"--latent-shape must be positive sizes, got {latent_shape}")
+    conditional = contract.class_names is not None
+    probe = torch.from_numpy(latents_for_seeds([0, 1], int(np.prod(latent_shape))))
+    z = probe.reshape(2, *latent_shape)
+    args: tuple[torch.Tensor, ...] = (z, torch.tensor([0, 1])) if conditional else (z,)
+    names = [LATENT_INPUT, CLASS_INPUT][: len(args)]
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    dynamic = {name: {0: batch} for name in names}
+    wrapper = _ExportWrapper(generator, conditional).eval()
+    try:
+        with torch.no_grad():
+            wrapper(*args)  # a module that cannot run on this latent fails here, in one line
+        with quiet_exporter():
+            program = torch.onnx.export(
+                wrapper,
+                args,
+                dynamo=True,
+                opset_version=opset,
+                input_names=names,
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=dynamic,
+                external_data=False,
+                verbose=False,
+            )
+    except Exception as e:
+        raise ImggenError(f"torch could not run or export {spec}: {first_line(e)}") from None
+    assert program is not None
+    model = program.model_proto
+    strip_source_locations(model)
+    _name_batch_axes(model)
+    inferred, warnings_ = _contract_by_probe(model, contract, output)
+    inferred.evidence.insert(0, f"latent shape {latent_shape}: {why_shape}")
+    card = inferred.card
+    write_card(model, card)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as e:
+        raise ImggenError(f"exported model fails onnx.checker: {first_line(e)}") from None
+    parity = _parity(model, card, _module_outputs(wrapper, card))
+    if not parity.max_abs_error <= PARITY_TOLERANCE:
+        raise ImggenError(
+            f"ONNX output differs from torch: {parity} (tolerance {PARITY_TOLERANCE:g}); "
+            "nothing written"
+        )
+    _save_atomic(model, output)
+    return parity, inferred, warnings_
+
+
+def _contract_by_probe(
+    model: onnx.ModelProto, contract: ImportOptions, output: Path
+) -> tuple[Inferred, list[str]]:
+    """The importer's inference on the exported graph (saved to a scratch file beside the
+    output). A range flag the probe disagrees with is kept, with a warning: the user knows
+    the model's training better than eight random seeds do."""
+    options = dataclasses.replace(
+        contract,
+        latent=LATENT_INPUT,
+        class_input=CLASS_INPUT if contract.class_names is not None else None,
+        output_range="auto",
     )
-    return generator, card
+    scratch = temp_path_beside(output)
+    try:
+        onnx.save(model, str(scratch))
+        inferred = infer_contract(scratch, options)
+    finally:
+        scratch.unlink(missing_ok=True)
+    card = inferred.card
+    warnings_: list[str] = []
+    if contract.output_range != "auto":
+        flagged = parse_range(contract.output_range)
+        if flagged != card.output_range:
+            warnings_.append(
+                f"--output-range {contract.output_range} disagrees with the probe "
+                f"({inferred.evidence_for('range')}); using the flag"
+            )
+        inferred.card = dataclasses.replace(card, output_range=flagged)
+    producer = f"imggen-rt {__version__} (torch {torch.__version__}) via --module"
+    inferred.card = dataclasses.replace(inferred.card, producer=producer)
+    return inferred, warnings_
+
+
+@torch.no_grad()
+def _module_outputs(wrapper: nn.Module, card: ModelCard) -> np.ndarray:
+    feeds = graph_inputs(card.input_specs, card.num_classes, gate_inputs(card))
+    args = [torch.from_numpy(feeds[spec.name]) for spec in card.input_specs]
+    return np.asarray(wrapper(*args).numpy(), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -266,22 +369,20 @@ def export_checkpoint(
     output: Path,
     *,
     fp16: bool = False,
-    module: str | None = None,
-    latent_dim: int | None = None,
-    classes: Sequence[str] = (),
     description: str = "",
     opset: int = 18,
 ) -> ExportResult:
-    """A training checkpoint (or, with `module`, a state dict for a user's own generator
-    factory 'pkg.mod:factory') -> ONNX with its card, torch parity enforced; with `fp16` an
-    FP16 twin beside it (OUTPUT.fp16.onnx), through the parity gate."""
-    if module:
-        generator, card = load_module_generator(module, checkpoint, latent_dim, list(classes))
-    else:
-        generator, meta = generator_from_checkpoint(checkpoint)
-        card = card_for_checkpoint(meta, description)
+    """A training checkpoint -> ONNX with its card, torch parity enforced; with `fp16` an FP16
+    twin beside it (OUTPUT.fp16.onnx), through the parity gate."""
+    generator, meta = generator_from_checkpoint(checkpoint)
+    card = card_for_checkpoint(meta, description)
     parity = export_generator(generator, card, output, opset=opset)
+    return _with_fp16(ExportResult(output, parity), card, fp16)
+
+
+def _with_fp16(result: ExportResult, card: ModelCard, fp16: bool) -> ExportResult:
     if not fp16:
-        return ExportResult(output, parity)
-    fp16_path = output.with_suffix(".fp16.onnx")
-    return ExportResult(output, parity, fp16_path, export_fp16(output, fp16_path, card))
+        return result
+    fp16_path = result.output.with_suffix(".fp16.onnx")
+    report = export_fp16(result.output, fp16_path, card)
+    return dataclasses.replace(result, fp16_output=fp16_path, fp16_parity=report)

@@ -62,6 +62,10 @@ class Inferred:
     evidence: list[str] = field(default_factory=list)
     probe: dict[str, float] = field(default_factory=dict)
 
+    def evidence_for(self, topic: str) -> str:
+        """The evidence line about one decision ('range', 'layout', ...)."""
+        return next((line for line in self.evidence if line.startswith(topic)), "")
+
 
 def infer_contract(path: Path, options: ImportOptions = ImportOptions()) -> Inferred:
     """The contract of the generator ONNX at `path`, or ImggenError naming the flag to pass."""
@@ -449,7 +453,7 @@ def _output_range(
     probe = {"min": lo, "max": hi, "mean": float(finite.mean())}
     seen = f"the probe's outputs span {lo:.3g}..{hi:.3g} on {PROBE_SEEDS} seeds"
     if options.output_range != "auto":
-        low, high = _parse_range(options.output_range)
+        low, high = parse_range(options.output_range)
         slack = 0.25 * (high - low)  # unclamped generators (StyleGAN) overshoot a little
         outside = lo < low - slack or hi > high + slack
         # A signed range with no negative value in 8 images, or a 0..255 one that never
@@ -472,7 +476,7 @@ def _output_range(
     return low, high, probe
 
 
-def _parse_range(text: str) -> tuple[float, float]:
+def parse_range(text: str) -> tuple[float, float]:
     if text in RANGES:
         return RANGES[text]
     try:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import ImggenError
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -95,8 +97,23 @@ class _ExportVerb:
             help="bring your own generator: 'pkg.mod:factory' returning an nn.Module that maps "
             "z (and class_id) to an image; CHECKPOINT is then its state dict",
         )
-        p.add_argument("--latent-dim", type=int, help="with --module: latent size")
-        p.add_argument("--classes", help="with --module: comma-separated class names")
+        byo = p.add_argument_group(
+            "--module: a generator this project did not train",
+            "The module's forward takes z (and class ids with --classes) and returns images. "
+            "The contract is inferred as `imggen-rt import` infers it (output layout and value "
+            "range probed on fixed seeds); these flags settle what the probe cannot, and a "
+            "range flag the probe disagrees with is used, with a warning.",
+        )
+        byo.add_argument(
+            "--latent-shape",
+            metavar="Z[,H,W]",
+            help="the latent per image, e.g. 100,1,1 (default: from the module's first layer)",
+        )
+        byo.add_argument("--latent-dim", type=int, help="same as --latent-shape Z")
+        byo.add_argument("--classes", help="class names, comma-separated, in class-id order")
+        byo.add_argument("--output-range", default="auto", metavar="auto|-1:1|0:1|0:255|LOW:HIGH")
+        byo.add_argument("--layout", choices=("nchw", "nhwc"))
+        byo.add_argument("--channel-order", choices=("rgb", "bgr"))
         p.add_argument("--description", default="", help="free text for the model card")
         p.add_argument("--opset", type=int, default=18)
         p.set_defaults(run=_ExportVerb.run)
@@ -105,14 +122,12 @@ class _ExportVerb:
     def run(args: argparse.Namespace) -> int:
         from ..export.onnx_export import PARITY_TOLERANCE, export_checkpoint
 
-        classes = [c.strip() for c in args.classes.split(",")] if args.classes else []
+        if args.module:
+            return _export_module(args)
         result = export_checkpoint(
             args.checkpoint,
             args.output,
             fp16=args.fp16,
-            module=args.module,
-            latent_dim=args.latent_dim,
-            classes=classes,
             description=args.description,
             opset=args.opset,
         )
@@ -125,6 +140,55 @@ class _ExportVerb:
                 "parity gate passed"
             )
         return 0
+
+
+def _export_module(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..export.onnx_export import PARITY_TOLERANCE, export_fp16, export_module
+    from ..importer import ImportOptions, describe
+
+    names = None
+    if args.classes is not None:
+        names = tuple(n.strip() for n in args.classes.split(",") if n.strip())
+    contract = ImportOptions(
+        class_names=names,
+        layout=args.layout,
+        channel_order=args.channel_order,
+        output_range=args.output_range,
+        description=args.description,
+    )
+    parity, inferred, warnings = export_module(
+        args.module,
+        args.checkpoint,
+        args.output,
+        contract,
+        latent_shape=_latent_shape(args.latent_shape, args.latent_dim),
+        opset=args.opset,
+    )
+    for line in warnings:
+        print(f"imggen-rt: warning: {line}", file=sys.stderr)
+    for line in describe(inferred):
+        print(line)
+    print(f"wrote {args.output}: torch parity {parity} (tolerance {PARITY_TOLERANCE:g})")
+    if args.fp16:
+        fp16_path = args.output.with_suffix(".fp16.onnx")
+        report = export_fp16(args.output, fp16_path, inferred.card)
+        print(f"wrote {fp16_path}: FP16 vs FP32 {report.summary()}, parity gate passed")
+    return 0
+
+
+def _latent_shape(text: str | None, latent_dim: int | None) -> tuple[int, ...] | None:
+    if text is not None and latent_dim is not None:
+        raise ImggenError("give --latent-shape or --latent-dim, not both")
+    if latent_dim is not None:
+        return (latent_dim,)
+    if text is None:
+        return None
+    try:
+        return tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise ImggenError(f"--latent-shape takes sizes like 100,1,1, got {text!r}") from None
 
 
 class _EvalVerb:

@@ -274,3 +274,36 @@ def test_eval_reports_distance_with_its_scale(tmp_path: Path) -> None:
     assert report["classifier_test_accuracy"] > 0.88
     assert report["class_consistency"] >= 0.85  # the bundled model's promise
     assert set(report["class_consistency_by_class"]) == set(imggen_rt.load().card.class_names)
+
+
+@pytest.mark.parametrize(
+    ("factory", "flags", "latent", "low_high"),
+    [
+        ("DCGAN", [], [None, 16, 1, 1], [-1.0, 1.0]),  # ConvTranspose first: (B, Z, 1, 1)
+        ("VaeDecoder", [], [None, 10], [0.0, 1.0]),  # a sigmoid decoder: [0, 1]
+        ("ConditionalSigmoid", ["--classes", "a,b,c,d,e"], [None, 12], [0.0, 1.0]),
+    ],
+)
+def test_module_export_infers_the_contract(
+    factory: str, flags: list[str], latent: list[int | None], low_high: list[float], tmp_path: Path
+) -> None:
+    import torch
+    import zoo
+
+    torch.manual_seed(1)
+    torch.save(getattr(zoo, factory)().state_dict(), tmp_path / "w.pt")
+    out = tmp_path / "m.onnx"
+    env = {**os.environ, "PYTHONPATH": str(Path(zoo.__file__).parent)}
+    cmd = [sys.executable, "-m", "imggen_rt.cli.main", "export", str(tmp_path / "w.pt")]
+    cmd += ["-o", str(out), "--module", f"zoo:{factory}", *flags]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "torch parity" in done.stdout and "why:" in done.stdout
+    with imggen_rt.load(out) as gen:
+        assert list(gen.card.inputs_with_role("latent")[0].shape) == latent
+        assert list(gen.card.output_range) == low_high
+        assert gen.generate(n=2).dtype == np.uint8
+    # a range flag the probe disagrees with is used, with a warning
+    flagged = [*cmd, "--output-range", "0:255" if low_high[0] < 0 else "-1:1"]
+    done = subprocess.run(flagged, capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "warning: --output-range" in done.stderr, done.stderr
