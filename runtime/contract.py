@@ -89,6 +89,8 @@ class InputSpec:
             "shape": list(self.shape),
             "dtype": self.dtype,
         }
+        if self.role == "latent":
+            d["distribution"] = "normal"  # drawn per image from its seed (latents.py)
         for key in ("encoding", "mode"):
             if getattr(self, key):
                 d[key] = getattr(self, key)
@@ -100,9 +102,11 @@ class InputSpec:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> InputSpec:
         known = {"name", "role", "shape", "dtype", "encoding", "mode", "default", "low", "high"}
-        unknown = set(d) - known
+        unknown = set(d) - known - {"distribution"}
         if unknown:
             raise ImggenError(f"unknown input spec keys {sorted(unknown)}")
+        if d.get("distribution", "normal") != "normal":
+            raise ImggenError(f"input '{d.get('name')}': only normal latents are supported")
         shape = tuple(None if v is None else int(v) for v in d["shape"])
 
         def num(key: str) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
+from ..card import ModelCard
 from ..errors import ImggenError
 
 MAX_BATCH = 4096  # the exporter's dynamic-axis bound
@@ -61,11 +61,12 @@ def parse_batches(text: str) -> BatchProfile:
 
 
 def input_shapes(card: ModelCard, batch: int) -> dict[str, tuple[int, ...]]:
-    """Every graph input's shape at one batch size."""
-    shapes: dict[str, tuple[int, ...]] = {LATENT_INPUT: (batch, card.latent_dim)}
-    if card.conditional:
-        shapes[CLASS_INPUT] = (batch,)
-    return shapes
+    """Every graph input's shape at one batch size (the card's contract: latent, classes,
+    noise maps, knobs); a 0-d input has no batch axis and keeps its shape ()."""
+    return {
+        spec.name: () if spec.shape == () else (batch, *spec.item_shape)
+        for spec in card.input_specs
+    }
 
 
 def ort_trt_profile_options(card: ModelCard, profile: BatchProfile) -> dict[str, str]:

@@ -274,3 +274,17 @@ def test_triton_repo_declares_every_input(imported: dict[str, Path], tmp_path: P
     for name in ("z", "c", "psi", "noise0", "noise1"):
         assert f'name: "{name}"' in config
     assert 'name: "noise1" data_type: TYPE_FP32 dims: [ 1, 8, 8 ]' in config
+
+
+def test_engine_profiles_cover_every_input(imported: dict[str, Path]) -> None:
+    from imggen_rt.backends.profiles import BatchProfile, ort_trt_profile_options
+
+    card = imggen_rt.load(imported["stylegan_like"], backend="ort").card
+    options = ort_trt_profile_options(card, BatchProfile((1, 8, 16)))
+    assert (
+        options["trt_profile_max_shapes"] == "z:16x16,c:16x4,psi:16,noise0:16x1x4x4,noise1:16x1x8x8"
+    )
+    dcgan = imggen_rt.load(imported["dcgan"], backend="ort").card
+    assert ort_trt_profile_options(dcgan, BatchProfile((1, 2, 4)))["trt_profile_min_shapes"] == (
+        "input:1x16x1x1"
+    )
