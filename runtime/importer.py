@@ -233,19 +233,21 @@ def _role_of(
             f"input '{name}' {_fmt(shape)} looks like a knob: give its default with "
             f"--scalar {name}=VALUE"
         )
-    if rank == 4 and static_tail and shape[1] == 1 and isinstance(shape[2], int) and shape[2] > 1:
+    # Shapes first, names only to break ties: tutorials call the latent "noise" as often as
+    # StyleGAN ports call their noise maps so.
+    if rank == 4 and static_tail and shape[2] == 1 and shape[3] == 1 and shape[1] != 1:
+        evidence.append(f"'{name}': latent (B, Z, 1, 1), as DCGAN's first ConvTranspose takes")
+        return "latent?"
+    if rank == 4 and static_tail and shape[1] == 1:
         mode = noise_modes.get("*")
         evidence.append(
             f"'{name}': noise map (B, 1, H, W)" + (f", {mode} (--noise)" if mode else "")
         )
         return "noise"
-    if NOISE_NAMES.search(name) and static_tail:
+    if NOISE_NAMES.search(name) and static_tail and rank != 2:
         mode = noise_modes.get("*")
         evidence.append(f"'{name}': noise by its name" + (f", {mode} (--noise)" if mode else ""))
         return "noise"
-    if rank == 4 and static_tail and shape[2] == 1 and shape[3] == 1:
-        evidence.append(f"'{name}': latent (B, Z, 1, 1), as DCGAN's first ConvTranspose takes")
-        return "latent?"
     if rank == 4 and static_tail and (shape[1] in (1, 3, 4) or shape[3] in (1, 3, 4)):
         raise ImggenError(
             f"input '{name}' {_fmt(shape)} is an image: image-conditioned models are not run by "
@@ -433,6 +435,10 @@ def _layout(
         return options.layout
     channels_first = shape[1] in (1, 3, 4)
     channels_last = shape[3] in (1, 3, 4)
+    if channels_first and channels_last and shape[1] != shape[3]:
+        # Both could hold channels (a 4x4 RGB image): the two spatial axes are the equal pair.
+        channels_first = shape[2] == shape[3]
+        channels_last = shape[1] == shape[2]
     if channels_first == channels_last:
         raise ImggenError(
             f"output '{output.name}' {_fmt(shape)}: cannot tell where its channels are; pass "
@@ -466,9 +472,13 @@ def _output_range(
             )
         evidence.append(f"range [{low:g}, {high:g}] (--output-range; {seen})")
         return low, high, probe
+    if hi - lo < 0.05:
+        raise ImggenError(
+            f"{seen}: too narrow to tell the range (an untrained model?); pass --output-range"
+        )
     if hi > 2.0:
         low, high = 0.0, 255.0
-    elif lo < -0.05:
+    elif lo < -1e-3:  # a sigmoid or a clamp never goes below 0: any negative means signed
         low, high = -1.0, 1.0
     else:
         low, high = 0.0, 1.0

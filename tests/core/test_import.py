@@ -288,3 +288,31 @@ def test_engine_profiles_cover_every_input(imported: dict[str, Path]) -> None:
     assert ort_trt_profile_options(dcgan, BatchProfile((1, 2, 4)))["trt_profile_min_shapes"] == (
         "input:1x16x1x1"
     )
+
+
+def test_shape_beats_name_and_a_flat_probe_asks_for_the_range(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    def dcgan_like(scale: float) -> Path:
+        weight = np.random.default_rng(0).normal(0, scale, (8, 3, 4, 4)).astype(np.float32)
+        graph = helper.make_graph(
+            [
+                helper.make_node("ConvTranspose", ["noise", "w"], ["pre"]),
+                helper.make_node("Tanh", ["pre"], ["img"]),
+            ],
+            "dcgan_like",
+            [helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["b", 8, 1, 1])],
+            [helper.make_tensor_value_info("img", TensorProto.FLOAT, ["b", 3, 4, 4])],
+            [numpy_helper.from_array(weight, "w")],
+        )
+        path = tmp_path / f"dcgan_{scale}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+        return path
+
+    # a tutorial's DCGAN calls its latent "noise": the (B, Z, 1, 1) shape decides
+    card = infer_contract(dcgan_like(0.5)).card
+    assert [s.role for s in card.input_specs] == ["latent"] and card.output_range == (-1.0, 1.0)
+    with pytest.raises(ImggenError, match=r"too narrow to tell the range.*--output-range"):
+        infer_contract(dcgan_like(1e-4))
+    flagged = infer_contract(dcgan_like(1e-4), ImportOptions(output_range="-1:1")).card
+    assert flagged.output_range == (-1.0, 1.0)
