@@ -22,6 +22,7 @@ PREFIX = "imggen."
 # version 1's is still written as version 1, so files readable by older runtimes stay so.
 CARD_VERSION = "2"
 READS_VERSIONS = ("1", "2")
+FLOAT32_MAX = 3.4028234663852886e38  # the range is used in float32 by the post-process
 LATENT_INPUT = "z"
 CLASS_INPUT = "class_id"
 
@@ -153,9 +154,9 @@ class ModelCard:
         if self.channels not in (1, 3):
             raise ImggenError(f"{source}: model card channels must be 1 or 3, got {self.channels}")
         low, high = self.output_range
-        if not (math.isfinite(low) and math.isfinite(high)):
+        if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in (low, high)):
             raise ImggenError(
-                f"{source}: model card output range {self.output_range} is not finite"
+                f"{source}: model card output range [{low:g}, {high:g}] is not finite in float32"
             )
         if not low < high:
             raise ImggenError(f"{source}: model card output range {self.output_range} is empty")

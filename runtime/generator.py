@@ -13,7 +13,7 @@ from .backend_factory import create_backend
 from .backends import Backend, DeviceFramesBackend
 from .card import ModelCard
 from .contract import Feeds, canonical_output, noise_for_seed, scalar_value
-from .errors import ImggenError
+from .errors import ImggenError, first_line
 from .latents import latents_for_seeds
 from .postprocess import denormalize
 from .walks import Walk
@@ -141,8 +141,9 @@ class ImageGenerator:
 
     def _order_for_model(self, order: str, post: PostChain | None = None) -> str:
         # A one-channel model stays one channel unless colour is asked for explicitly, or a
-        # post-process chain can colour it (a LUT look, white balance).
-        colour = post is not None and post.makes_colour
+        # post-process chain can colour it (a LUT look, white balance) or adds alpha (grey +
+        # alpha is no format's layout: such frames are RGBA).
+        colour = post is not None and (post.makes_colour or post.has_alpha)
         return "gray" if self.card.channels == 1 and order == "rgb" and not colour else order
 
     def frame_shape(self, order: str, post: PostChain | None = None) -> tuple[int, int, int]:
@@ -377,6 +378,33 @@ class ImageGenerator:
         out[...] = frames
         return out
 
+    def self_check(self) -> None:
+        """One image (seed 0, the last class) through the model: a card that does not describe
+        what the graph does (more classes than it has, another output size) or weights that
+        make NaN/Inf are refused here, with the reason, before any file is written."""
+        card, source = self.card, self.model_path.name
+        classes = [card.num_classes - 1] if card.conditional else None
+        seeds = [0] * self.backend.min_batch
+        feeds = self.feeds_for_seeds(seeds, None if classes is None else classes * len(seeds))
+        try:
+            images = np.asarray(self.backend.infer(feeds))
+        except ImggenError:
+            raise
+        except Exception as e:  # the engine's own complaint, e.g. a Gather index out of range
+            hint = f" with class {classes[0]}" if classes else ""
+            raise ImggenError(
+                f"{source}: the model fails on one image{hint}: {first_line(e)}"
+            ) from None
+        expected = (len(seeds), *card.output_shape[1:])
+        if images.shape != expected:
+            raise ImggenError(
+                f"{source}: the graph makes {images.shape[1:]} images; the card says {expected[1:]}"
+            )
+        if not np.isfinite(images).all():
+            raise ImggenError(
+                f"{source}: the model's output has NaN/Inf values on seed 0 (broken weights?)"
+            )
+
     def close(self) -> None:
         self.backend.close()
 
@@ -397,4 +425,10 @@ def load(
     path = Path(model) if model is not None else default_model_path()
     if not path.is_file():
         raise ImggenError(f"model file {path} does not exist")
-    return ImageGenerator(create_backend(backend, path, threads=threads), path, order)
+    gen = ImageGenerator(create_backend(backend, path, threads=threads), path, order)
+    try:
+        gen.self_check()
+    except BaseException:
+        gen.close()
+        raise
+    return gen

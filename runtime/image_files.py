@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -20,3 +21,17 @@ def write_image(path: Path, frame: np.ndarray) -> None:
         atomic_write_bytes(path, encoded.tobytes(), durable=False)
     except OSError as e:
         raise ImggenError(f"cannot write {path}: {e.strerror}") from None
+
+
+def output_folder(path: Path) -> Path:
+    """`path` as a folder to write into: created if missing; an existing file, a path under a
+    file, or a place this user cannot write is one ImggenError line."""
+    if path.exists() and not path.is_dir():
+        raise ImggenError(f"-o {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ImggenError(f"cannot create the folder {path}: {e.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ImggenError(f"cannot write into {path}: permission denied")
+    return path

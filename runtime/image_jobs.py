@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ImggenError
 from .grid import contact_sheet
-from .image_files import write_image
+from .image_files import output_folder, write_image
 
 if TYPE_CHECKING:
     from .generator import ClassArg, ImageGenerator, Scalars
@@ -43,9 +43,9 @@ def generate_images(
     `grid`. Frames stream batch by batch: memory stays flat in the number of seeds."""
     # OpenCV writes BGR, so the fused post-process emits BGR directly (gray stays gray unless
     # the chain colours it).
-    colour = gen.card.channels == 3 or (post is not None and post.makes_colour)
+    colour = gen.card.channels == 3 or (post is not None and (post.makes_colour or post.has_alpha))
     order = "bgr" if colour else "gray"
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     sheet_frames = []
     for batch in gen.iter_batches(
         seeds=seeds,
@@ -74,15 +74,14 @@ def postprocess_images(
 ) -> None:
     """The chain on each file, written under the same name (suffix `fmt` when given) in `out`.
     An input's alpha is carried over, resized with the image, unless the chain makes its own."""
-    out.mkdir(parents=True, exist_ok=True)
-    out_dir = out.resolve()
+    out_dir = output_folder(out).resolve()
     for path in files:
         suffix = f".{fmt}" if fmt else path.suffix
         target = out_dir / (path.stem + suffix)
         if target == path.resolve():
             raise ImggenError(f"{target} would overwrite its input; pick another -o")
         frames, alpha = read_rgb(path)
-        colour = frames.shape[3] == 3 or chain.makes_colour
+        colour = frames.shape[3] == 3 or chain.makes_colour or chain.has_alpha
         result = chain.apply(frames, order="bgr" if colour else "gray")[0]
         if alpha is not None and not chain.has_alpha:
             height, width = result.shape[:2]

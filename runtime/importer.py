@@ -29,6 +29,7 @@ from .contract import (
     graph_inputs,
 )
 from .errors import ImggenError, first_line
+from .onnx_graph import class_table_rows
 
 PROBE_SEEDS = 8
 # Names that say "truncation knob": StyleGAN's psi, and what ports call it. 1 means none.
@@ -183,7 +184,7 @@ def _input_roles(
                 class_count = int(np.prod([d or 1 for d in shape[1:]], dtype=np.int64))
                 evidence.append(f"'{t.name}': one-hot classes, {class_count} slots {role[6:]}")
             else:
-                class_count = _embedding_rows(model, t.name)
+                class_count = class_table_rows(model, t.name)
                 found = f"{class_count} rows in the table it indexes" if class_count else "?"
                 evidence.append(f"'{t.name}': class ids {role[6:]}; classes: {found}")
             specs.append(InputSpec(t.name, "class", shape, t.dtype, encoding=encoding))
@@ -301,32 +302,6 @@ def _scalar_defaults(flags: Sequence[str], by_name: dict[str, TensorInfo]) -> di
         if not np.isfinite(defaults[name]):
             raise ImggenError(f"--scalar {flag}: the default must be finite")
     return defaults
-
-
-def _embedding_rows(model: Any, name: str) -> int | None:
-    """How many classes an id input selects among: the rows of the initializer a Gather
-    indexes with it (an Embedding), looking through Casts and Reshapes of the ids."""
-    from onnx import numpy_helper
-
-    initializers = {t.name: t for t in model.graph.initializer}
-    constants = {
-        n.output[0]: n.attribute[0].t
-        for n in model.graph.node
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].HasField("t")
-    }
-    tensors = {**constants, **initializers}
-    frontier, seen = [name], set()
-    while frontier:
-        current = frontier.pop()
-        seen.add(current)
-        for node in model.graph.node:
-            if current not in node.input:
-                continue
-            if node.op_type == "Gather" and node.input[1] == current and node.input[0] in tensors:
-                return int(numpy_helper.to_array(tensors[node.input[0]]).shape[0])
-            if node.op_type in ("Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"):
-                frontier += [o for o in node.output if o not in seen]
-    return None
 
 
 def _class_names(

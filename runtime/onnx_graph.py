@@ -32,10 +32,44 @@ def metadata(model: onnx.ModelProto) -> dict[str, str]:
 
 
 def read_card(model: onnx.ModelProto, source: str = "model") -> ModelCard:
-    """The card, checked against the graph it describes."""
+    """The card, checked against the graph it describes (and, for class ids, against the
+    table they index: a card naming more classes than the graph has would read past it)."""
     card = ModelCard.from_metadata(metadata(model), source)
     card.validate_graph(*graph_io(model), source=source)
+    for spec in card.inputs_with_role("class"):
+        rows = class_table_rows(model, spec.name) if spec.encoding == "ids" else None
+        if rows is not None and rows != card.num_classes:
+            raise ImggenError(
+                f"{source}: the card names {card.num_classes} classes but '{spec.name}' indexes "
+                f"a table of {rows}"
+            )
     return card
+
+
+def class_table_rows(model: onnx.ModelProto, name: str) -> int | None:
+    """How many classes an id input selects among: the rows of the initializer a Gather
+    indexes with it (an Embedding), looking through Casts and Reshapes of the ids."""
+    from onnx import numpy_helper
+
+    initializers = {t.name: t for t in model.graph.initializer}
+    constants = {
+        n.output[0]: n.attribute[0].t
+        for n in model.graph.node
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].HasField("t")
+    }
+    tensors = {**constants, **initializers}
+    frontier, seen = [name], set()
+    while frontier:
+        current = frontier.pop()
+        seen.add(current)
+        for node in model.graph.node:
+            if current not in node.input:
+                continue
+            if node.op_type == "Gather" and node.input[1] == current and node.input[0] in tensors:
+                return int(numpy_helper.to_array(tensors[node.input[0]]).shape[0])
+            if node.op_type in ("Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"):
+                frontier += [o for o in node.output if o not in seen]
+    return None
 
 
 def write_card(model: onnx.ModelProto, card: ModelCard) -> None:

@@ -31,6 +31,8 @@ class Backend(ABC):
 
     name: str
     card: ModelCard
+    # The batch sizes a backend takes (a TensorRT engine's profile sets its own).
+    min_batch: int = 1
 
     @abstractmethod
     def infer(self, feeds: Feeds) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..backend_factory import BACKEND_NAMES
 from ..errors import ImggenError
+from .arg_types import positive_int
 from .knob_args import add_knob_arguments, parse_knobs
 from .post_args import add_post_arguments, chain_from_args
 
@@ -40,7 +41,7 @@ def add_parser(verbs: Any) -> None:
     p.add_argument(
         "-m", "--model", type=Path, help="generator ONNX (default: the bundled Fashion-MNIST one)"
     )
-    p.add_argument("-n", type=int, default=None, help="number of images (default 16)")
+    p.add_argument("-n", type=positive_int, default=None, help="number of images (default 16)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--seed", type=int, default=0, help="first seed of -n consecutive seeds")
     group.add_argument("--seeds", type=parse_seeds, help="explicit seeds: 1,5,9 or 10-19")

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import ImggenError
 from ..serve.config import Scaling, ServeConfig
+from .arg_types import port
 
 
 def add_parser(verbs: Any) -> None:
@@ -28,7 +29,7 @@ def add_parser(verbs: Any) -> None:
         help="generator ONNX; repeat for several (default: the bundled model)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=port, default=8000, help="TCP port (1..65535)")
     d = ServeConfig()
     p.add_argument("--max-batch", type=int, help=f"images per inference batch ({d.max_batch})")
     p.add_argument(

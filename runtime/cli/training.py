@@ -8,13 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImggenError
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+from .arg_types import positive_int
 
 
 class _TrainVerb:
@@ -35,16 +29,16 @@ class _TrainVerb:
         )
         p.add_argument("--resolution", type=int, default=32, help="32..256, a power of two")
         p.add_argument("--channels", type=int, default=1, choices=(1, 3))
-        p.add_argument("--steps", type=_positive_int, default=10_000, help="total steps")
-        p.add_argument("--batch-size", type=_positive_int, default=64)
-        p.add_argument("--latent-dim", type=_positive_int, default=128)
+        p.add_argument("--steps", type=positive_int, default=10_000, help="total steps")
+        p.add_argument("--batch-size", type=positive_int, default=64)
+        p.add_argument("--latent-dim", type=positive_int, default=128)
         p.add_argument("--width", type=float, default=1.0, help="channel-width multiplier")
         p.add_argument(
             "--unconditional", action="store_true", help="ignore labels even if the data has them"
         )
         p.add_argument("--lr-g", type=float, default=1e-4, help="generator learning rate")
         p.add_argument("--lr-d", type=float, default=4e-4, help="discriminator learning rate")
-        p.add_argument("--checkpoint-every", type=_positive_int, default=1000)
+        p.add_argument("--checkpoint-every", type=positive_int, default=1000)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
         p.add_argument("--out", type=Path, required=True, help="run folder")
@@ -203,7 +197,7 @@ class _EvalVerb:
             "how often the classifier agrees with the class asked.",
         )
         p.add_argument("model", type=Path, nargs="?", help="generator ONNX (default: bundled)")
-        p.add_argument("-n", type=_positive_int, default=10_000, help="images to generate")
+        p.add_argument("-n", type=positive_int, default=10_000, help="images to generate")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.set_defaults(run=_EvalVerb.run)
 

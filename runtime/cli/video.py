@@ -26,7 +26,7 @@ def add_parser(verbs: Any) -> None:
         help="render a latent walk to ProRes/H.264/FFV1, an image sequence or raw frames",
         description="Render a walk through latent space. Frame i depends on i alone, so "
         "--frames slices, --resume and --ray give the frames of one uninterrupted render. "
-        "-o picks the sink: out.mov|out.mp4|out.mkv, frames/shot.%%06d.png (or ####.exr), "
+        "-o picks the sink: out.mov|out.mp4|out.mkv, frames/shot.%06d.png (or ####.exr), "
         "or - for raw RGB24 / Y4M on stdout (messages go to stderr).",
     )
     p.add_argument("-m", "--model", type=Path, help="generator ONNX (default: the bundled one)")
