@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ImggenError
 from ..serve.config import Scaling, ServeConfig
-from .arg_types import port
+from .arg_types import port, positive_int
 
 
 def add_parser(verbs: Any) -> None:
@@ -38,7 +38,18 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--max-queue", type=int, help=f"images waiting before 429 ({d.max_queue})")
     p.add_argument("--timeout", type=float, help=f"per-request timeout, seconds ({d.timeout_s:g})")
     p.add_argument("--backend", default="auto", help="inference backend (see generate --help)")
-    p.add_argument("--token-file", type=Path, help="require 'Authorization: Bearer <token>'")
+    p.add_argument(
+        "--token-file",
+        type=Path,
+        help="require 'Authorization: Bearer <token>' everywhere but /healthz, /readyz and the "
+        "static page (/docs and /redoc are then off; /openapi.json and /metrics take the token)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=512,
+        help="open connections before new requests are answered 503 (default 512)",
+    )
     p.add_argument(
         "--access-log",
         action="store_true",
@@ -103,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
         log_level="info",
         access_log=args.access_log,
         timeout_graceful_shutdown=30,
+        # Past this many open connections new requests get 503 at once, so a flood of idle
+        # or trickling clients cannot take every file descriptor; idle keep-alive
+        # connections close after 5 s.
+        limit_concurrency=args.max_connections,
+        timeout_keep_alive=5,
     )
     return 0
 

@@ -9,6 +9,7 @@ machines and that engine is someone else's.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import re
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import atomic_write_text, file_lock
+from ..atomic import TEMP_PREFIX, atomic_write_text, file_lock
 from ..backends.platform import Platform
 from ..errors import ImggenError
 from ..system import default_cache_dir
@@ -112,7 +113,17 @@ class CacheSlot:
     @contextmanager
     def locked(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
         with file_lock(self.lock_path, on_wait):
+            self._remove_leftovers()
             yield
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of a build that was killed: every writer of this folder holds its
+        lock, so with the lock held here no `.tmp-*` file in it belongs to anyone alive."""
+        if not self.dir.is_dir():
+            return
+        for leftover in self.dir.glob(TEMP_PREFIX + "*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
     def commit(self, checked_artifact: Path, manifest: Manifest) -> Path:
         """Move an artifact that passed the gate into place, then write its manifest.

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +27,7 @@ from ..generator import ImageGenerator
 from ..post import PostChain
 from ..resize import resize_frames
 from .batcher import DynamicBatcher
+from .budget import check_budget
 from .config import ServeConfig
 from .encode import CONTENT_TYPES, encode
 from .metrics import ServerMetrics
@@ -44,6 +46,7 @@ from .source import FrameRequest, FrameSource, QueueFull, ShuttingDown
 from .walk import walk_request
 
 MAX_BODY_BYTES = 64 * 1024
+BODY_TIMEOUT_S = 10.0  # a request body (at most 64 KiB) must arrive within this
 # Encoding up to this many output pixels runs on the event loop (a thread hop costs more);
 # beyond it, in a worker thread so one large answer does not stall every other request.
 ENCODE_INLINE_PIXELS = 256 * 256
@@ -85,13 +88,21 @@ def create_app(
         for gen in generators.values():
             gen.close()
 
+    # With a token, everything but the health probes and the (static, data-free) page needs
+    # it: /metrics names models and counts requests, the OpenAPI schema lists them. The
+    # interactive docs cannot send a header, so they are off; /openapi.json takes the token.
+    open_docs = config.token is None
     app = FastAPI(
         title="imggen-rt",
         summary="Seeds in, images out: a generator ONNX served with dynamic batching.",
         lifespan=lifespan,
+        docs_url="/docs" if open_docs else None,
+        redoc_url="/redoc" if open_docs else None,
+        openapi_url="/openapi.json" if open_docs else None,
     )
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
 
     def authorize(request: Request) -> None:
         if config.token is None:
@@ -115,7 +126,13 @@ def create_app(
         ready = bool(batchers) and all(b.accepting for b in batchers.values())
         return JSONResponse({"ready": ready}, 200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
+    if not open_docs:
+
+        @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(authorize)])
+        async def openapi() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(authorize)])
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -172,8 +189,8 @@ def create_app(
         seeds: list[int] = []
 
         def job_for(gen: ImageGenerator) -> FrameRequest:
-            post = _checked_post(gen, body.post, body.format)
             seeds[:] = gen.resolve_seeds(body.n, body.seeds, body.seed)
+            post = _checked_post(gen, body.post, body.format, len(seeds), body.size)
             feeds = gen.feeds_for_seeds(seeds, body.class_, body.truncation, scalars=body.scalars)
             return FrameRequest(feeds, post)
 
@@ -190,7 +207,7 @@ def create_app(
         """Frames of a latent walk between keyframe seeds (JSON, base64 frames in order)."""
 
         def job_for(gen: ImageGenerator) -> FrameRequest:
-            post = _checked_post(gen, body.post, body.format)
+            post = _checked_post(gen, body.post, body.format, body.frame_count(), body.size)
             return walk_request(gen, body, post)
 
         def respond(name: str, _: FrameRequest, frames: np.ndarray) -> Response:
@@ -277,15 +294,18 @@ def _delivery_size(frames: np.ndarray, size: int | None) -> np.ndarray:
 
 
 class BodyLimit:
-    """Refuses a body whose Content-Length is over the limit before anything reads it.
+    """Refuses a body over the limit, or one that does not arrive within `timeout_s`, before
+    the app reads it: a client trickling a body (slowloris) is answered 408 and let go instead
+    of holding a connection, a task and a file descriptor forever.
 
     Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs every
     request through an extra task and stream, a fixed cost on each small image request.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout_s: float = BODY_TIMEOUT_S) -> None:
         self.app = app
         self.limit = limit
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -296,36 +316,43 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             await refusal(scope, receive, send)
             return
-        if length is None:
-            # A chunked body has no Content-Length: read it here (it may be at most `limit`
-            # bytes, so buffering is cheap), refuse it past the limit, else replay it.
-            messages: list[Message] = []
-            received = 0
-            while True:
-                message = await receive()
-                messages.append(message)
-                if message["type"] != "http.request":
-                    break
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    await refusal(scope, receive, send)
-                    return
-                if not message.get("more_body", False):
-                    break
-            replay = iter(messages)
+        # Read the body here (at most `limit` bytes, so buffering is cheap; a chunked body
+        # has no Content-Length to check first), then replay it to the app.
+        messages: list[Message] = []
+        received = 0
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except asyncio.TimeoutError:
+                late = f"request body not received within {self.timeout_s:g} s"
+                await JSONResponse({"detail": late}, 408)(scope, receive, send)
+                return
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                await refusal(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
 
-            async def replayed() -> Message:
-                return next(replay, None) or await receive()
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
 
-            await self.app(scope, replayed, send)
-            return
-        await self.app(scope, receive, send)
+        await self.app(scope, replayed, send)
 
 
-def _checked_post(gen: ImageGenerator, spec: str | None, fmt: str) -> PostChain | None:
+def _checked_post(
+    gen: ImageGenerator, spec: str | None, fmt: str, images: int, size: int | None
+) -> PostChain | None:
     """The request's chain, refused (ImggenError, a 422) when it cannot be delivered: frames
-    larger than the server makes, or alpha in a format without it."""
+    larger than the server makes, alpha in a format without it, or more work than one request
+    may ask for (`budget`)."""
     post = chain_for_request(spec)
+    check_budget(images, gen.card.height, gen.card.width, post, size)
     if post is None:
         return None
     height, width = post.output_size(gen.card.height, gen.card.width)
@@ -334,6 +361,16 @@ def _checked_post(gen: ImageGenerator, spec: str | None, fmt: str) -> PostChain 
     if post.has_alpha and fmt == "jpeg":
         raise ImggenError("post: jpeg has no alpha channel; ask for png or webp")
     return post
+
+
+async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    """422 with pydantic's messages, never a 500: the echo of what was sent is dropped, since
+    it may hold what JSON cannot carry back (NaN, Infinity, 1e400) or be large."""
+    details = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type"))}
+        for e in error.errors()
+    ]
+    return JSONResponse({"detail": details}, 422)
 
 
 def read_token(path: Path) -> str:

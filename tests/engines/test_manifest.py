@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from tiny_models import TinyGenerator, make_tiny_generator
 
-from imggen_rt.atomic import atomic_write_bytes, atomic_write_text
+from imggen_rt.atomic import TEMP_PREFIX, atomic_write_bytes, atomic_write_text
 from imggen_rt.backends.platform import Platform
 from imggen_rt.backends.profiles import parse_batches
 from imggen_rt.engines.cache import ArtifactCache, State, find_engine, judge, stale_reasons
@@ -242,3 +242,18 @@ def test_build_cli_reports_reuse_and_staleness(tiny_rgb: TinyGenerator, tmp_path
     shutil.rmtree(tmp_path / "tiny_rgb.onnx-fp16")
     fourth = cli(*common, "--batch", "2,4")
     assert fourth.stdout.startswith("built (nothing cached yet):")
+
+
+def test_a_killed_build_leaves_nothing_the_next_one_keeps(
+    tiny_rgb: TinyGenerator, tmp_path: Path
+) -> None:
+    from imggen_rt.engines.pipeline import BuildSpec, build
+
+    spec = BuildSpec(tiny_rgb.path, target="onnx-fp16", cache_dir=tmp_path / "c", parity_seeds=4)
+    folder = build(spec).artifact.parent
+    # what a build killed between writing and committing leaves behind
+    leftover = folder / f"{TEMP_PREFIX}model.fp16.onnx.abc123"
+    leftover.write_bytes(b"half an artifact")
+    assert build(spec).action == "reused"
+    assert not leftover.exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "model.fp16.onnx"]

@@ -76,7 +76,7 @@ def stopped_by_sigterm(ray_server: RayServer) -> None:
 
 
 def metric(url: str, name: str) -> float:
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
+    for line in httpx.get(f"{url}/metrics", headers=TOKEN).text.splitlines():
         if line.startswith(name):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{name} not in /metrics")
@@ -140,7 +140,8 @@ def test_same_routes_validation_and_token_as_one_box(ray_server: RayServer) -> N
     models = httpx.get(f"{url}/v1/models", headers=TOKEN).json()
     assert models[0]["name"] == "tiny_cond" and models[0]["card"]["class_names"][1] == "dog"
     assert 'id="generate"' in httpx.get(url).text
-    assert "/v1/generate" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    assert httpx.get(f"{url}/openapi.json").status_code == 401  # a token guards the schema
+    assert "/v1/generate" in httpx.get(f"{url}/openapi.json", headers=TOKEN).json()["paths"]
 
 
 def test_scaling_flags_make_a_config_ray_accepts() -> None:
