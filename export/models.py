@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..errors import ImggenError
+
 
 @dataclass(frozen=True)
 class GanConfig:
@@ -29,11 +31,11 @@ class GanConfig:
     def __post_init__(self) -> None:
         r = self.resolution
         if r < 32 or r > 256 or r & (r - 1):
-            raise ValueError(f"resolution must be a power of two in 32..256, got {r}")
+            raise ImggenError(f"resolution must be a power of two in 32..256, got {r}")
         if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
-        if self.latent_dim < 1 or self.num_classes < 0 or self.width <= 0:
-            raise ValueError("latent_dim >= 1, num_classes >= 0 and width > 0 are required")
+            raise ImggenError(f"channels must be 1 or 3, got {self.channels}")
+        if self.latent_dim < 1 or self.num_classes < 0 or not 0 < self.width <= 64:
+            raise ImggenError("latent_dim >= 1, num_classes >= 0 and width in (0, 64] are required")
 
     @property
     def num_upsamples(self) -> int:

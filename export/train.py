@@ -9,6 +9,7 @@ random-number state, so it ends where an uninterrupted run would.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from collections.abc import Callable
@@ -46,6 +47,21 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # 0 = torch's default
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Settings checked before any data is read: one line each, never a traceback later."""
+        r = self.resolution
+        if r < 32 or r > 256 or r & (r - 1):
+            raise ImggenError(f"--resolution must be a power of two in 32..256, got {r}")
+        if self.channels not in (1, 3):
+            raise ImggenError(f"--channels must be 1 or 3, got {self.channels}")
+        if not (math.isfinite(self.width) and 0 < self.width <= 64):
+            raise ImggenError(f"--width must be in (0, 64], got {self.width}")
+        for name, lr in (("--lr-g", self.lr_g), ("--lr-d", self.lr_d)):
+            if not (math.isfinite(lr) and 0 < lr < 1):
+                raise ImggenError(f"{name} must be in (0, 1), got {lr}")
+        if self.threads < 0:
+            raise ImggenError(f"--threads must be >= 0, got {self.threads}")
 
 
 def use_run_dir_for_caches(run_dir: Path) -> None:

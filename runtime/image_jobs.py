@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .errors import ImggenError
+from .errors import ImggenError, first_line
 from .grid import contact_sheet
 from .image_files import output_folder, write_image
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .post import PostChain
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+MAX_INPUT_BYTES = 1 << 30  # an image file larger than this is refused before decoding
 
 Advance = Callable[[int], None]
 
@@ -112,7 +113,17 @@ def read_rgb(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """(1, H, W, C) RGB or gray uint8 and the alpha plane (H, W) when the file has one."""
     import cv2
 
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise ImggenError(f"cannot read {path}: {e.strerror}") from None
+    if size > MAX_INPUT_BYTES:
+        raise ImggenError(f"{path} is {size / 2**20:.0f} MiB; at most {MAX_INPUT_BYTES >> 20} MiB")
+    try:
+        # OpenCV refuses headers past CV_IO_MAX_IMAGE_PIXELS (2^30) with its own exception
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:
+        raise ImggenError(f"cannot read {path} as an image: {first_line(e)}") from None
     if image is None:
         raise ImggenError(f"cannot read {path} as an image")
     if image.dtype != np.uint8:

@@ -156,3 +156,24 @@ def test_video_help_shows_the_pattern_as_typed(capsys: pytest.CaptureFixture[str
         main(["video", "--help"])
     shown = capsys.readouterr().out
     assert "shot.%06d.png" in shown and "%%" not in shown
+
+
+def test_an_image_header_past_the_pixel_limit_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)  # 10 G pixels claimed
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0"))
+    (tmp_path / "huge.png").write_bytes(png + chunk(b"IEND", b""))
+    out = tmp_path / "out"
+    err = cli_error(
+        ["postprocess", str(tmp_path / "huge.png"), "-o", str(out), "--post", "blur=1"], capsys
+    )
+    assert "cannot read" in err and "huge.png" in err
+    assert not list(out.glob("*"))

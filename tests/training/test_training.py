@@ -307,3 +307,22 @@ def test_module_export_infers_the_contract(
     flagged = [*cmd, "--output-range", "0:255" if low_high[0] < 0 else "-1:1"]
     done = subprocess.run(flagged, capture_output=True, text=True, env=env)
     assert done.returncode == 0 and "warning: --output-range" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--resolution", "48"], "--resolution must be a power of two in 32..256, got 48"),
+        (["--width", "nan"], "--width must be in (0, 64]"),
+        (["--lr-g", "inf"], "--lr-g must be in (0, 1)"),
+    ],
+)
+def test_bad_training_settings_are_one_line(
+    flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imggen_rt.cli.main import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
