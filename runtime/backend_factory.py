@@ -32,7 +32,19 @@ from .errors import ImggenError
 if TYPE_CHECKING:
     from .backends.trt import TrtBackend
 
-BACKEND_NAMES = ("auto", "ort", "openvino", "ort-cuda", "ort-trt", "trt")
+BACKEND_NAMES = (
+    "auto",
+    "ort",
+    "openvino",
+    "openvino-bf16",
+    "openvino-int8",
+    "ort-cuda",
+    "ort-trt",
+    "trt",
+)
+# Lower-precision OpenVINO engines `auto` may take, in the order it prefers them when they are
+# measured equally fast; it takes one only if its build measured it faster than FP32.
+OPENVINO_ENGINE_PRECISIONS = ("bf16", "int8")
 AUTO_ORDER = ("trt", "ort-cuda", "openvino", "ort")
 
 log = logging.getLogger(__name__)
@@ -117,13 +129,51 @@ def choose(probes: dict[str, Callable[[], str | None]]) -> BackendChoice:
 def explain_auto(model: str | Path) -> BackendChoice:
     """What `auto` picks for `model` on this machine, and why (for `imggen-rt info`)."""
     path = Path(model)
-    return choose(
+    choice = choose(
         {
             "trt": lambda: probe_trt(path),
             "ort-cuda": lambda: probe_ort_cuda(path),
             "openvino": probe_openvino,
         }
     )
+    if choice.name == "openvino":
+        engine = fastest_openvino_engine(path)
+        if engine is not None:
+            return BackendChoice(engine[0], engine[1], choice.skipped)
+    return choice
+
+
+def fastest_openvino_engine(model: Path) -> tuple[str, str] | None:
+    """("openvino-bf16", why) for the gated OpenVINO engine of `model` in the cache that its
+    build measured fastest and faster than FP32 on this CPU; None when there is none."""
+    from .engines.cache import ArtifactCache, find_engine
+
+    cache = ArtifactCache()
+    slots = {p: cache.slot(model.name, "openvino", p) for p in OPENVINO_ENGINE_PRECISIONS}
+    if not any(slot.manifest_path.is_file() for slot in slots.values()):
+        return None  # the common case, decided without importing OpenVINO
+    from .backends.openvino import import_openvino
+    from .backends.platform import openvino_platform
+
+    here = openvino_platform(import_openvino())
+    best: tuple[float, str, str] | None = None
+    for precision in OPENVINO_ENGINE_PRECISIONS:
+        try:
+            _, manifest = find_engine(cache, model, here, "openvino", (precision,))
+        except ImggenError as e:
+            log.info("backend auto: no usable OpenVINO %s engine (%s)", precision, e)
+            continue
+        timing = manifest.timing
+        engine_ms, fp32_ms = timing.get("engine_ms"), timing.get("fp32_ms")
+        if engine_ms is None or fp32_ms is None or engine_ms >= fp32_ms:
+            continue
+        why = (
+            f"the cached {precision} engine: {fp32_ms / engine_ms:.2f}x FP32 when built on "
+            f"this CPU, parity {manifest.parity.psnr_db:.1f} dB"
+        )
+        if best is None or engine_ms < best[0]:
+            best = (engine_ms, f"openvino-{precision}", why)
+    return None if best is None else (best[1], best[2])
 
 
 def create_backend(name: str, model: str | Path, threads: int | None = None) -> Backend:
@@ -132,12 +182,13 @@ def create_backend(name: str, model: str | Path, threads: int | None = None) -> 
         choice = explain_auto(model)
         log.info("backend auto -> %s", choice)
         name = choice.name
-        if name == "openvino":
-            try:
-                return create_backend("openvino", model, threads)
-            except ImggenError as e:
-                log.info("backend auto: openvino cannot run this model (%s); using ort", e)
-                name = "ort"
+        if name.startswith("openvino"):
+            for candidate in dict.fromkeys((name, "openvino")):
+                try:
+                    return create_backend(candidate, model, threads)
+                except ImggenError as e:
+                    log.info("backend auto: %s cannot run this model (%s)", candidate, e)
+            name = "ort"
     if name == "ort":
         from .backends.ort import OrtCpuBackend
 
@@ -146,6 +197,8 @@ def create_backend(name: str, model: str | Path, threads: int | None = None) -> 
         from .backends.openvino import OpenVinoBackend
 
         return OpenVinoBackend(model, threads=threads)
+    if name.startswith("openvino-") and name[9:] in OPENVINO_ENGINE_PRECISIONS:
+        return load_openvino_engine(model, name[9:], threads)
     if name in ("ort-cuda", "ort-trt"):
         from .backends.ort_gpu import OrtGpuBackend
 
@@ -175,3 +228,19 @@ def load_trt_backend(
         dla_core=dla if isinstance(dla, int) else None,
         cuda_graphs=cuda_graphs,
     )
+
+
+def load_openvino_engine(
+    model: str | Path, precision: str, threads: int | None = None, cache_dir: Path | None = None
+) -> Backend:
+    """The OpenVINO engine `imggen-rt build --target openvino` made for `model` on this CPU,
+    checked by its manifest (refused when built elsewhere, stale or ungated)."""
+    from .backends.openvino import OpenVinoBackend, import_openvino
+    from .backends.platform import openvino_platform
+    from .engines.cache import ArtifactCache, find_engine
+
+    here = openvino_platform(import_openvino())
+    path = Path(model)
+    engine, manifest = find_engine(ArtifactCache(cache_dir), path, here, "openvino", (precision,))
+    card = ModelCard.from_metadata(manifest.card, manifest.onnx_name)
+    return OpenVinoBackend(path, threads, precision=precision, engine=engine, card=card)

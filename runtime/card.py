@@ -232,6 +232,13 @@ class ModelCard:
         )
 
     @property
+    def output_item_shape(self) -> tuple[int, int, int]:
+        """One image as the graph lays it out: (C, H, W) or (H, W, C)."""
+        if self.output.layout == "nhwc":
+            return (self.height, self.width, self.channels)
+        return (self.channels, self.height, self.width)
+
+    @property
     def output_shape(self) -> tuple[int | None, ...]:
         """The output's shape as the graph has it (batch None)."""
         if self.output.layout == "nhwc":

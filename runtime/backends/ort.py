@@ -49,8 +49,7 @@ class OrtBackend(Backend):
         self._bound_batch = 0
         self._capacity = 0
         self._inputs: dict[str, np.ndarray] = {}
-        out_item = tuple(int(d or 0) for d in self.card.output_shape[1:])  # all static
-        self._out = np.empty((0, *out_item), dtype=self._output_dtype)
+        self._out = np.empty((0, *self.card.output_item_shape), dtype=self._output_dtype)
 
     def _bind(self, batch: int) -> None:
         specs = self.card.input_specs

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -105,8 +106,11 @@ def require_cuda_device(device: int = 0) -> None:
 
 @dataclass(frozen=True)
 class Platform:
-    """What a TensorRT engine is bound to: it loads only with the same TensorRT version on
-    the same GPU model (NVIDIA: engines are specific to both)."""
+    """What an engine is bound to. A TensorRT engine loads only with the same TensorRT version
+    on the same GPU model (NVIDIA: engines are specific to both); an OpenVINO CPU engine is
+    built for one OpenVINO version and the CPU's instruction sets (bf16 and int8 kernels exist
+    only where the ISA has them). `compute_capability` holds the GPU's compute capability or
+    the CPU's relevant ISA flags."""
 
     library: str
     library_version: str
@@ -123,6 +127,12 @@ class Platform:
 
     def binding_fields(self) -> dict[str, str]:
         """The fields that make an engine foreign when they differ."""
+        if self.library == "openvino":
+            return {
+                "OpenVINO": self.library_version,
+                "CPU": self.device,
+                "ISA": self.compute_capability,
+            }
         return {
             "TensorRT": self.library_version,
             "GPU": self.device,
@@ -130,6 +140,8 @@ class Platform:
         }
 
     def describe(self) -> str:
+        if self.library == "openvino":
+            return f"{self.device} ({self.compute_capability}) with OpenVINO {self.library_version}"
         return (
             f"{self.device} (compute {self.compute_capability}) with TensorRT "
             f"{self.library_version}"
@@ -149,4 +161,51 @@ def tensorrt_platform(trt: ModuleType, device: int = 0) -> Platform:
         device=name.strip(),
         compute_capability=f"{int(props.major)}.{int(props.minor)}",
         cuda_runtime=f"{version // 1000}.{version % 1000 // 10}",
+    )
+
+
+# The CPU features lower-precision OpenVINO engines depend on (Linux /proc/cpuinfo names).
+CPU_ISA_FLAGS = ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx_vnni")
+
+
+def cpu_flags() -> tuple[str, set[str]]:
+    """(CPU model name, its flags) from /proc/cpuinfo; ("unknown CPU", set()) elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU", set()
+    name, flags = "unknown CPU", set[str]()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and name == "unknown CPU":
+            name = value.strip()
+        elif key.strip() == "flags" and not flags:
+            flags = set(value.split())
+    return name, flags
+
+
+def cpu_isa() -> tuple[str, ...]:
+    """The lower-precision ISA extensions this CPU has, in CPU_ISA_FLAGS order."""
+    _, flags = cpu_flags()
+    return tuple(f for f in CPU_ISA_FLAGS if f in flags)
+
+
+def cpu_supports(precision: str, isa: tuple[str, ...] | None = None) -> str | None:
+    """None when this CPU runs `precision` in hardware, else why not (one line)."""
+    have = set(cpu_isa() if isa is None else isa)
+    if precision == "bf16" and not have & {"amx_bf16", "avx512_bf16"}:
+        return "this CPU has neither AMX-BF16 nor AVX512-BF16: bf16 would run emulated"
+    if precision == "int8" and not have & {"amx_int8", "avx512_vnni", "avx_vnni"}:
+        return "this CPU has no int8 dot-product instructions (AMX-INT8, AVX512-VNNI, AVX-VNNI)"
+    return None
+
+
+def openvino_platform(ov: Any) -> Platform:
+    name, _ = cpu_flags()
+    return Platform(
+        library="openvino",
+        library_version=str(ov.__version__),
+        device=name,
+        compute_capability=",".join(cpu_isa()) or "no bf16/int8 extensions",
+        cuda_runtime="",
     )

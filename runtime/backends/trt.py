@@ -142,7 +142,7 @@ class TrtBackend(DeviceFramesBackend):
             spec.name: spec.item_shape for spec in card.input_specs
         }
         self._unbatched = {spec.name for spec in card.input_specs if spec.shape == ()}
-        out_item = tuple(int(d) for d in card.output_shape[1:] if d is not None)
+        out_item = card.output_item_shape
         self._item_shapes[self._output_name] = out_item
         # Addresses are set once: buffers never move, so captured graphs stay valid.
         self._device: dict[str, int] = {}

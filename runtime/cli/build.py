@@ -25,16 +25,22 @@ def parse_size(text: str) -> int:
 def add_parser(verbs: Any) -> None:
     p = verbs.add_parser(
         "build",
-        help="build a TensorRT engine or an FP16 ONNX, gated by parity with FP32",
+        help="build a TensorRT/OpenVINO engine or an FP16 ONNX, gated by parity with FP32",
         description="Build a lower-precision artifact of a generator ONNX into the cache: "
-        "a TensorRT engine (--target trt, needs TensorRT and a GPU) or an FP16 ONNX with FP32 "
-        "inputs/outputs (--target onnx-fp16, on the CPU). It is compared with the FP32 model "
+        "a TensorRT engine (--target trt, needs TensorRT and a GPU), an OpenVINO engine for "
+        "this CPU (--target openvino --precision fp32|bf16|int8; `auto` then runs the fastest "
+        "one that passed) or an FP16 ONNX with FP32 inputs/outputs (--target onnx-fp16, on "
+        "the CPU). It is compared with the FP32 model "
         "on fixed seeds and refused if it misses the thresholds. A matching cached artifact "
         "is reused, a stale one rebuilt, one built for another GPU/TensorRT refused.",
     )
     p.add_argument("model", type=Path, help="FP32 generator ONNX")
-    p.add_argument("--target", choices=("trt", "onnx-fp16"), default="trt")
-    p.add_argument("--precision", choices=("fp16", "fp32"), default="fp16")
+    p.add_argument("--target", choices=("trt", "onnx-fp16", "openvino"), default="trt")
+    p.add_argument(
+        "--precision",
+        choices=("fp16", "fp32", "bf16", "int8"),
+        help="fp16 (trt, onnx-fp16; the default there), bf16 (openvino's default), fp32, int8",
+    )
     p.add_argument(
         "--batch",
         default="1,8,16",
@@ -74,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
         from ..backends.platform import import_tensorrt
 
         import_tensorrt()  # first: without TensorRT nothing else matters
+    precision = args.precision or ("bf16" if args.target == "openvino" else "fp16")
     spec = BuildSpec(
         model=args.model,
         target=args.target,
-        precision=args.precision,
+        precision=precision,
         profile=parse_batches(args.batch),
         trt=TrtOptions(
             opt_level=args.opt_level,
@@ -100,6 +107,13 @@ def run(args: argparse.Namespace) -> int:
     what = "reused" if outcome.action == "reused" else f"built ({outcome.reason})"
     print(f"{what}: {outcome.artifact}")
     print(f"parity vs FP32: {parity.summary()}: passed")
+    timing = outcome.manifest.timing
+    if timing:
+        engine_ms, fp32_ms = timing["engine_ms"], timing["fp32_ms"]
+        print(
+            f"speed at batch {int(timing['batch'])}: {engine_ms:.3f} ms/image vs "
+            f"{fp32_ms:.3f} for FP32 OpenVINO ({fp32_ms / engine_ms:.2f}x)"
+        )
     return 0
 
 

@@ -162,9 +162,20 @@ def _batches(request: BuildRequest) -> str:
     return ",".join(str(b) for b in request.profile.batches)
 
 
-def find_engine(cache: ArtifactCache, model: Path, here: Platform) -> tuple[Path, Manifest]:
+ENGINE_LABELS = {"trt": "TensorRT", "openvino": "OpenVINO"}
+
+
+def find_engine(
+    cache: ArtifactCache,
+    model: Path,
+    here: Platform,
+    target: str = "trt",
+    precisions: tuple[str, ...] = ("fp16", "fp32"),
+) -> tuple[Path, Manifest]:
     """The engine to run for `model`: a cache folder (or its manifest), or an ONNX whose
-    engine was built into `cache` (FP16 preferred). Refuses foreign, stale or damaged ones."""
+    `target` engine was built into `cache` (the first of `precisions` found). Refuses foreign,
+    stale or damaged ones."""
+    label = ENGINE_LABELS[target]
     onnx_sha: str | None = None
     if model.is_dir():
         slot_dir = model
@@ -174,18 +185,24 @@ def find_engine(cache: ArtifactCache, model: Path, here: Platform) -> tuple[Path
         if not model.is_file():
             raise ImggenError(f"model file {model} does not exist")
         onnx_sha = sha256_file(model)
-        candidates = [cache.slot(model.name, "trt", p) for p in ("fp16", "fp32")]
+        candidates = [cache.slot(model.name, target, p) for p in precisions]
         found = next((s for s in candidates if s.manifest_path.is_file()), None)
         if found is None:
+            wanted = "/".join(precisions)
             raise ImggenError(
-                f"no TensorRT engine for {model.name} in {cache.root}: "
-                f"build one with `imggen-rt build {model.name} --target trt`"
+                f"no {label} engine ({wanted}) for {model.name} in {cache.root}: build one with "
+                f"`imggen-rt build {model.name} --target {target} --precision {precisions[0]}`"
             )
         slot_dir = found.dir
     manifest = Manifest.read(slot_dir / MANIFEST_NAME)
-    if manifest.request.target != "trt":
-        raise ImggenError(f"{slot_dir} holds a {manifest.request.target} artifact, not an engine")
-    rebuild = f"rebuild it here with `imggen-rt build {manifest.onnx_name} --target trt`"
+    if manifest.request.target != target:
+        raise ImggenError(
+            f"{slot_dir} holds a {manifest.request.target} artifact, not a {label} engine"
+        )
+    rebuild = (
+        f"rebuild it here with `imggen-rt build {manifest.onnx_name} --target {target} "
+        f"--precision {manifest.request.precision}`"
+    )
     foreign = foreign_reason(manifest.request.platform, here)
     if foreign:
         raise ImggenError(f"refusing the engine in {slot_dir}: {foreign}; {rebuild}")

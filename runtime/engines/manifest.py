@@ -24,8 +24,8 @@ from .parity import ParityReport
 FORMAT = "imggen-rt-manifest"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-TARGETS = ("trt", "onnx-fp16")
-PRECISIONS = ("fp16", "fp32")
+TARGETS = ("trt", "onnx-fp16", "openvino")
+PRECISIONS = ("fp16", "fp32", "bf16", "int8")
 
 BuilderValue = str | int | None
 
@@ -87,6 +87,9 @@ class Manifest:
     card: Mapping[str, str]  # the model card as ONNX metadata: the engine needs no ONNX to run
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     producer: str = f"imggen-rt {__version__}"
+    # Measured when built, side by side on this machine (not part of the key): e.g. ms per
+    # image of the engine and of FP32 at one batch size; `auto` uses an engine only if faster.
+    timing: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         d = {
@@ -101,6 +104,7 @@ class Manifest:
             "card": dict(self.card),
             "created": self.created,
             "producer": self.producer,
+            "timing": dict(self.timing),
         }
         return json.dumps(d, indent=2) + "\n"
 
@@ -124,6 +128,7 @@ class Manifest:
                 card={str(k): str(v) for k, v in d["card"].items()},
                 created=str(d["created"]),
                 producer=str(d["producer"]),
+                timing={str(k): float(v) for k, v in d.get("timing", {}).items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ImggenError(f"{source} is not a valid manifest: {e}") from None

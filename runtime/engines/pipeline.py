@@ -69,6 +69,10 @@ class _Target(Protocol):
 
     def outputs(self, artifact: Path, card: ModelCard, feeds: Feeds) -> np.ndarray: ...
 
+    def timing(self, artifact: Path, card: ModelCard) -> dict[str, float]:
+        """Build-time speed figures for the manifest ({} when the target measures none)."""
+        ...
+
 
 def build(spec: BuildSpec, progress: Progress = lambda _: None) -> BuildOutcome:
     if spec.parity_seeds < 1:
@@ -108,7 +112,9 @@ def build(spec: BuildSpec, progress: Progress = lambda _: None) -> BuildOutcome:
             progress(f"parity gate: {spec.parity_seeds} seeds against FP32 ONNX Runtime")
             report = _gate(spec, card, target, checked)
             require_parity(report, f"the {target.label}")
+            timing = target.timing(checked, card)
             manifest = Manifest(
+                timing=timing,
                 request=request,
                 artifact=target.artifact_name,
                 artifact_sha256=sha256_file(checked),
@@ -144,7 +150,11 @@ def _target(spec: BuildSpec) -> _Target:
         return Fp16OnnxTarget(spec)
     if spec.target == "trt":
         return TrtTarget(spec)
-    raise ImggenError(f"unknown target {spec.target!r}; choose trt or onnx-fp16")
+    if spec.target == "openvino":
+        from .openvino_target import OpenVinoTarget
+
+        return OpenVinoTarget(spec)
+    raise ImggenError(f"unknown target {spec.target!r}; choose trt, onnx-fp16 or openvino")
 
 
 def _converter_version() -> str:
@@ -181,6 +191,9 @@ class Fp16OnnxTarget:
             return run_batched(backend.infer, feeds, 1, self.spec.profile.max)
         finally:
             backend.close()
+
+    def timing(self, artifact: Path, card: ModelCard) -> dict[str, float]:
+        return {}
 
 
 class TrtTarget:
@@ -230,3 +243,6 @@ class TrtTarget:
             artifact.read_bytes(), card, artifact.name, dla_core=self.spec.trt.dla_core
         ) as backend:
             return run_batched(backend.infer, feeds, profile.min, profile.max)
+
+    def timing(self, artifact: Path, card: ModelCard) -> dict[str, float]:
+        return {}
