@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,41 @@ SUITE_MODELS: dict[str, dict[str, Any]] = {
     "g256": {"resolution": 256, "channels": 3, "latent_dim": 128, "base_channels": 32},
 }
 CACHE = Path(__file__).resolve().parent / ".models"
+# imggen-rt (auto: the fastest gated engine; FP32 OpenVINO and ORT; each lower-precision engine)
+# and what a user would pick instead, FP32 and bf16.
+SUITE_BACKENDS = (
+    "auto",
+    "ort",
+    "openvino",
+    "openvino-bf16",
+    "openvino-int8",
+    "torch-eager",
+    "torch-bf16",
+    "ort-default",
+    "openvino-direct",
+    "openvino-bf16-direct",
+)
+
+
+def build_cpu_engines(model: Path) -> None:
+    """bf16 and INT8 OpenVINO engines through the parity gate (a refusal is reported: that
+    engine is then skipped in the run, and `auto` does not take it)."""
+    from imggen_rt.engines.pipeline import BuildSpec, build
+    from imggen_rt.errors import ImggenError
+
+    for precision in ("bf16", "int8"):
+        try:
+            outcome = build(BuildSpec(model, target="openvino", precision=precision))
+        except ImggenError as e:
+            print(f"{model.name} {precision}: not built: {e}", file=sys.stderr)
+            continue
+        timing = outcome.manifest.timing
+        print(
+            f"{model.name} {precision}: {outcome.action}, {outcome.manifest.parity.summary()}; "
+            f"{timing['fp32_ms'] / timing['engine_ms']:.2f}x FP32 OpenVINO at batch "
+            f"{int(timing['batch'])}",
+            file=sys.stderr,
+        )
 
 
 def make_suite_models(folder: Path) -> dict[str, tuple[Path, Path]]:
@@ -80,16 +116,22 @@ def main(argv: list[str] | None = None) -> int:
     made = make_suite_models(CACHE)
     paths: dict[str, tuple[Path, Path | None]] = {"default": (default_model_path(), None)}
     paths.update({name: (onnx, ckpt) for name, (onnx, ckpt) in made.items()})
+    names = args.models.split(",")
+    # The suite's own engine cache, which the contenders' worker processes inherit.
+    os.environ["IMGGEN_RT_CACHE"] = str(CACHE / "engines")
+    for name in names:
+        build_cpu_engines(paths[name][0])
     configs = [
         BenchConfig(
             model=paths[name][0],
             label=name,
+            backends=SUITE_BACKENDS,
             batches=parse_batches(args.batch),
             warmup_s=parse_seconds(args.warmup),
             duration_s=parse_seconds(args.duration),
             torch_checkpoint=paths[name][1],
         )
-        for name in args.models.split(",")
+        for name in names
     ]
     report = run_suite(configs, progress=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,9 @@ from ..errors import ImggenError
 
 # imggen-rt's own backends (end to end: seeds -> latents -> infer -> uint8 frames) and the
 # peers (inference alone, called the way their own docs show).
-IMGGEN_BACKENDS = ("auto", "ort", "openvino")
-PEERS = ("torch-eager", "ort-default", "openvino-direct")
+IMGGEN_BACKENDS = ("auto", "ort", "openvino", "openvino-bf16", "openvino-int8")
+# What a user would pick instead: FP32 peers, and the lower-precision ones on modern CPUs.
+PEERS = ("torch-eager", "ort-default", "openvino-direct", "torch-bf16", "openvino-bf16-direct")
 DEFAULT_BACKENDS = ("auto", "ort", "openvino", *PEERS)
 
 

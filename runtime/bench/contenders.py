@@ -17,6 +17,7 @@ from ..card import CLASS_INPUT, LATENT_INPUT, ModelCard
 from ..contract import Feeds, graph_inputs
 from ..errors import ImggenError
 from ..generator import feeds_for_seeds
+from .config import IMGGEN_BACKENDS
 
 # Stages in pipeline order. On a CPU backend nothing crosses to a device: the copy stages
 # are reported as null (n/a), never as a measured 0.
@@ -208,6 +209,58 @@ class TorchEagerPeer(_FixedInputPeer):
         }
 
 
+class TorchBf16Peer(TorchEagerPeer):
+    """torch with bf16 autocast and channels_last weights: what a torch user on a CPU with
+    bf16 instructions (AMX, AVX512-BF16) would run instead."""
+
+    name = "torch-bf16"
+
+    def __init__(self, checkpoint: Path, card: ModelCard) -> None:
+        super().__init__(checkpoint, card)
+        self.generator = self.generator.to(memory_format=self.torch.channels_last)
+
+    def run(self, inputs: dict[str, np.ndarray]) -> Any:
+        torch = self.torch
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            zt = torch.from_numpy(inputs[LATENT_INPUT])
+            args = (
+                [zt] if CLASS_INPUT not in inputs else [zt, torch.from_numpy(inputs[CLASS_INPUT])]
+            )
+            return self.generator(*args).float().numpy()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "options": "inference_mode, autocast bf16, channels_last"}
+
+
+class OpenVinoBf16DirectPeer(_FixedInputPeer):
+    """OpenVINO bf16 called directly, whole graph (a bf16 output so the plugin's FP32 tail rule
+    does not keep the ConvTranspose layers in FP32): what an OpenVINO user would write."""
+
+    name = "openvino-bf16-direct"
+
+    def __init__(self, model: Path, card: ModelCard) -> None:
+        from ..backends.openvino import bf16_output, import_openvino
+
+        ov = import_openvino()
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16"}
+        core = ov.Core()
+        self.compiled = core.compile_model(
+            bf16_output(ov, core.read_model(str(model))), "CPU", config
+        )
+        self.version = ov.__version__
+        super().__init__(card)
+
+    def run(self, inputs: dict[str, np.ndarray]) -> Any:
+        bits = self.compiled(inputs)[0].view(np.uint16)
+        return (bits.astype(np.uint32) << 16).view(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": f"openvino {self.version}",
+            "options": "PERFORMANCE_HINT=LATENCY, INFERENCE_PRECISION_HINT=bf16, bf16 output",
+        }
+
+
 def torch_unavailable(checkpoint: Path | None) -> str | None:
     """Why torch eager cannot run on the same weights here, or None when it can."""
     import importlib.util
@@ -231,17 +284,20 @@ def make_contender(
     """The contender `name`, or ImggenError with the one-line reason it cannot run here."""
     from ..onnx_graph import load_model, read_card
 
-    if name in ("auto", "ort", "openvino"):
+    if name in IMGGEN_BACKENDS:
         return ImggenContender(name, model, threads)
     card = read_card(load_model(model), model.name)
     if name == "ort-default":
         return OrtDefaultPeer(model, card)
     if name == "openvino-direct":
         return OpenVinoDirectPeer(model, card)
-    if name == "torch-eager":
+    if name == "openvino-bf16-direct":
+        return OpenVinoBf16DirectPeer(model, card)
+    if name in ("torch-eager", "torch-bf16"):
         why = torch_unavailable(torch_checkpoint)
         if why is not None:
             raise ImggenError(why)
         assert torch_checkpoint is not None
-        return TorchEagerPeer(torch_checkpoint, card)
+        peer = TorchEagerPeer if name == "torch-eager" else TorchBf16Peer
+        return peer(torch_checkpoint, card)
     raise ImggenError(f"unknown contender {name!r}")

@@ -51,6 +51,17 @@ def evaluate_goals(report: dict[str, Any]) -> list[dict[str, Any]]:
             if direct is not None:
                 value = _median(direct, "infer_ms") / _median(ours, "infer_ms")
                 add(model, batch, "auto vs OpenVINO direct (inference speed)", value, 0.95)
+            big = model["card"]["resolution"][0] >= 256
+            if direct is not None and big and batch >= 16:
+                value = _median(direct, "infer_ms") / _median(ours, "latency_ms")
+                add(model, batch, "auto end to end vs OpenVINO FP32 direct", value, 3.0)
+            torch_bf16 = _find(model, "torch-bf16", batch)
+            if torch_bf16 is not None and big and batch >= 16:
+                value = _median(torch_bf16, "infer_ms") / _median(ours, "latency_ms")
+                add(model, batch, "auto end to end vs torch bf16 autocast", value, 1.5)
+            if "infer_share_of_bf16_matmul" in ours and big and batch >= 16:
+                share = float(ours["infer_share_of_bf16_matmul"])
+                add(model, batch, "inference GFLOP/s share of measured bf16 matmul", share, 0.5)
             if batch >= 16:
                 value = _median(ours, "latency_ms") / _median(ours, "infer_ms")
                 add(model, batch, "end to end / inference alone", value, 1.1)

@@ -78,8 +78,31 @@ def copy_gbps(nbytes: int = COPY_BYTES, reps: int = 5) -> float:
     return 2 * nbytes / best / 1e9
 
 
-def measure_limits() -> dict[str, float]:
-    return {"matmul_gflops": round(matmul_gflops(), 1), "copy_gbps": round(copy_gbps(), 2)}
+def bf16_matmul_gflops(n: int = MATMUL_N, reps: int = 5) -> float | None:
+    """bf16 n x n matmul with torch (its oneDNN kernels: AMX or AVX512-BF16 where the CPU has
+    them), best of `reps`; None without torch. The ceiling bf16 engines are compared with."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    a = torch.randn(n, n).to(torch.bfloat16)
+    b = torch.randn(n, n).to(torch.bfloat16)
+    torch.matmul(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def measure_limits() -> dict[str, float | None]:
+    bf16 = bf16_matmul_gflops()
+    return {
+        "matmul_gflops": round(matmul_gflops(), 1),
+        "bf16_matmul_gflops": None if bf16 is None else round(bf16, 1),
+        "copy_gbps": round(copy_gbps(), 2),
+    }
 
 
 def peak_rss_bytes() -> int:

@@ -11,12 +11,19 @@ from .config import IMGGEN_BACKENDS
 _STAGE_COLUMNS = ("latents", "h2d", "infer", "postprocess", "d2h")
 
 
+def _psnr_text(value: float | str | None) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else f"{value:.1f}"
+
+
 def _ms(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}" if v < 10 else f"{v:.1f}"
 
 
 def _rows(model: dict[str, Any]) -> list[list[str]]:
     rss = {n: c.get("peak_rss_bytes", 0) / 2**20 for n, c in model["contenders"].items()}
+    psnr = {n: c.get("psnr_db") for n, c in model["contenders"].items()}
     rows = []
     for r in sorted(model["results"], key=lambda r: (r["batch"], r["infer_ms"]["median"])):
         lat, st = r["latency_ms"], r["stages_mean_ms"]
@@ -31,7 +38,13 @@ def _rows(model: dict[str, Any]) -> list[list[str]]:
                 f"{_ms(lat['p90'])} / {_ms(lat['p99'])}",
                 _ms(r["infer_ms"]["median"]),
                 " / ".join(_ms(st[s]) for s in _STAGE_COLUMNS),
-                f"{r['infer_gflops']:.0f} ({r['infer_share_of_matmul']:.0%})",
+                f"{r['infer_gflops']:.0f} ({r['infer_share_of_matmul']:.0%}"
+                + (
+                    f" / {r['infer_share_of_bf16_matmul']:.0%} bf16)"
+                    if "infer_share_of_bf16_matmul" in r
+                    else ")"
+                ),
+                _psnr_text(psnr.get(name)),
                 f"{lat['cv']:.1%}",
                 f"{rss.get(name, 0):.0f}",
             ]
@@ -48,7 +61,8 @@ HEADERS = [
     "p90 / p99 ms",
     "infer median ms",
     "stages ms: latents / h2d / infer / post / d2h",
-    "infer GFLOP/s (% matmul)",
+    "infer GFLOP/s (% fp32 / bf16 matmul)",
+    "PSNR vs FP32 dB",
     "CV",
     "peak RSS MiB",
 ]
@@ -64,7 +78,12 @@ def markdown(report: dict[str, Any]) -> str:
         f"at start, {m.get('load_average_1min_at_end', '?')} at end; {m['date']}.",
         "",
         f"Limits measured in this run: float32 matmul {lim['matmul_gflops']:.0f} GFLOP/s, "
-        f"copy {lim['copy_gbps']:.1f} GB/s ({lim.get('method', '')}).",
+        + (
+            f"bf16 matmul {lim['bf16_matmul_gflops']:.0f} GFLOP/s, "
+            if lim.get("bf16_matmul_gflops")
+            else ""
+        )
+        + f"copy {lim['copy_gbps']:.1f} GB/s ({lim.get('method', '')}).",
         "",
         "Bold contenders are imggen-rt, timed end to end (seeds -> latents -> infer -> uint8 "
         "frames, stage by stage); peers are timed on inference alone, called as their docs "

@@ -27,7 +27,11 @@ _STATS = {
 _LIMITS = {
     "type": "object",
     "required": ["matmul_gflops", "copy_gbps"],
-    "properties": {"matmul_gflops": _NUM, "copy_gbps": _NUM},
+    "properties": {
+        "matmul_gflops": _NUM,
+        "copy_gbps": _NUM,
+        "bf16_matmul_gflops": _NUM_OR_NULL,
+    },
 }
 _RESULT = {
     "type": "object",
@@ -63,6 +67,7 @@ _RESULT = {
         "warnings": {"type": "array", "items": _STR},
         "infer_gflops": _NUM,
         "infer_share_of_matmul": _NUM,
+        "infer_share_of_bf16_matmul": _NUM,
     },
     "additionalProperties": False,
 }
@@ -101,6 +106,7 @@ _MODEL = {
                     "peak_rss_bytes": {"type": "integer", "minimum": 0},
                     "max_abs_diff": _NUM,
                     "diff_reference": _STR,
+                    "psnr_db": {"anyOf": [_NUM, {"const": "inf"}, {"type": "null"}]},
                 },
             },
         },
