@@ -170,7 +170,10 @@ def _name_batch_axes(model: onnx.ModelProto) -> None:
 
 
 def _save_atomic(model: onnx.ModelProto, output: Path) -> None:
-    atomic_write_bytes(output, model.SerializeToString())
+    try:
+        atomic_write_bytes(output, model.SerializeToString())
+    except OSError as e:
+        raise ImggenError(f"cannot write {output}: {e.strerror}") from None
 
 
 def strip_source_locations(model: onnx.ModelProto) -> None:
@@ -326,7 +329,10 @@ def _contract_by_probe(
         class_input=CLASS_INPUT if contract.class_names is not None else None,
         output_range="auto",
     )
-    scratch = temp_path_beside(output)
+    try:
+        scratch = temp_path_beside(output)
+    except OSError as e:
+        raise ImggenError(f"cannot write beside {output}: {e.strerror}") from None
     try:
         onnx.save(model, str(scratch))
         inferred = infer_contract(scratch, options)

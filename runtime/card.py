@@ -73,6 +73,13 @@ class ModelCard:
             specs.append(InputSpec(CLASS_INPUT, "class", (None,), "int64", encoding="ids"))
         return tuple(specs)
 
+    @property
+    def fixed_batch(self) -> int | None:
+        """The batch size the graph was exported with when it is not dynamic (many foreign
+        files are batch 1): the generator then feeds it batches of exactly that size."""
+        sizes = {s.shape[0] for s in self.input_specs if s.shape and s.shape[0] is not None}
+        return sizes.pop() if len(sizes) == 1 else None
+
     def inputs_with_role(self, role: str) -> tuple[InputSpec, ...]:
         return tuple(s for s in self.input_specs if s.role == role)
 
@@ -140,7 +147,7 @@ class ModelCard:
             )
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             raise ImggenError(f"{source}: malformed model card: {e}") from None
-        if "num_classes" in meta and int(meta["num_classes"]) != card.num_classes:
+        if "num_classes" in meta and meta["num_classes"].strip() != str(card.num_classes):
             raise ImggenError(
                 f"{source}: model card says {meta['num_classes']} classes "
                 f"but names {card.num_classes}"

@@ -67,6 +67,8 @@ class InputSpec:
                 raise ImggenError(f"{where}: a scalar needs a finite default")
             if self.low is not None and self.high is not None and not self.low <= self.high:
                 raise ImggenError(f"{where}: scalar range {self.low}..{self.high} is empty")
+        if any(d is not None and d < 1 for d in self.shape):
+            raise ImggenError(f"{where}: sizes must be >= 1, got {list(self.shape)}")
         if self.role in ("latent", "noise") and any(d is None for d in self.shape[1:]):
             raise ImggenError(f"{where}: {self.role} dims after the batch must be fixed")
         want = INT_TYPES + FLOAT_TYPES if self.role == "class" else FLOAT_TYPES
@@ -208,7 +210,8 @@ def graph_inputs(
                 raise ImggenError("this model is class-conditional: class ids are required")
             ids = feeds.class_ids
             if spec.encoding == "ids":
-                out[spec.name] = np.ascontiguousarray(ids, dtype=spec.dtype)
+                shaped = ids.reshape((n, *spec.item_shape))  # (B,) or (B, 1)
+                out[spec.name] = np.ascontiguousarray(shaped, dtype=spec.dtype)
             else:
                 onehot = np.zeros((n, num_classes), dtype=spec.dtype)
                 onehot[np.arange(n), ids] = 1
@@ -220,10 +223,11 @@ def graph_inputs(
             if spec.shape == ():  # one value for the whole batch (a 0-d graph input)
                 if len(value) and not np.all(value == value[0]):
                     raise ImggenError(f"'{spec.name}' takes one value per batch, got several")
-                value = value[:1].reshape(())
+                # np.array, not ascontiguousarray: that one makes a 0-d array 1-d
+                out[spec.name] = np.array(value[0] if len(value) else 0, dtype=spec.dtype)
             else:
                 value = value.reshape((n, *spec.item_shape))
-            out[spec.name] = np.ascontiguousarray(value, dtype=spec.dtype)
+                out[spec.name] = np.ascontiguousarray(value, dtype=spec.dtype)
         else:
             raise ImggenError(
                 f"input '{spec.name}' takes an image: image-conditioned models are not run by "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from .contract import Feeds, canonical_output, noise_for_seed, scalar_value
 from .errors import ImggenError, first_line
 from .latents import latents_for_seeds
 from .postprocess import denormalize
-from .walks import Walk
+from .walks import FramePlan, Walk
 
 if TYPE_CHECKING:
     from .post import PostChain
@@ -115,6 +116,23 @@ def check_scalars(card: ModelCard, names: Iterable[str] | None) -> None:
         raise ImggenError(f"unknown knob(s) {', '.join(unknown)}; this model's knobs: {has}")
 
 
+def check_knobs(card: ModelCard, knobs: Mapping[str, tuple[float, float]]) -> None:
+    """A walk's animated knobs: known names, and both ends inside each knob's range (linear in
+    between, so every frame is), checked before the first frame."""
+    check_scalars(card, knobs)
+    specs = {spec.name: spec for spec in card.inputs_with_role("scalar")}
+    for name, (first, last) in knobs.items():
+        scalar_value(specs[name], first)
+        scalar_value(specs[name], last)
+
+
+def colour_frames(channels: int, post: PostChain | None) -> bool:
+    """Whether frames from `channels`-channel images are colour: a colour source, or a chain
+    that colours them (a LUT look, white balance) or adds alpha (grey + alpha is no file
+    format's layout: such frames become RGBA)."""
+    return channels >= 3 or (post is not None and (post.makes_colour or post.has_alpha))
+
+
 def default_model_path() -> Path:
     if not DEFAULT_MODEL.is_file():
         raise ImggenError(
@@ -126,8 +144,8 @@ def default_model_path() -> Path:
 class ImageGenerator:
     """A loaded generator: latents from seeds, a backend, the fused post-process.
 
-    Image k is a function of (model, seed k, class k, truncation, backend precision) only:
-    batch size and order never change it.
+    Image k is a function of (model, seed k, class k, truncation, the model's knobs, backend
+    precision) only: batch size and order never change it.
     """
 
     def __init__(self, backend: Backend, model_path: Path, order: str = "rgb") -> None:
@@ -141,10 +159,8 @@ class ImageGenerator:
 
     def _order_for_model(self, order: str, post: PostChain | None = None) -> str:
         # A one-channel model stays one channel unless colour is asked for explicitly, or a
-        # post-process chain can colour it (a LUT look, white balance) or adds alpha (grey +
-        # alpha is no format's layout: such frames are RGBA).
-        colour = post is not None and (post.makes_colour or post.has_alpha)
-        return "gray" if self.card.channels == 1 and order == "rgb" and not colour else order
+        # post-process chain colours it (`colour_frames`).
+        return "gray" if order == "rgb" and not colour_frames(self.card.channels, post) else order
 
     def frame_shape(self, order: str, post: PostChain | None = None) -> tuple[int, int, int]:
         """(H, W, C) of the frames made with this order and chain."""
@@ -257,6 +273,11 @@ class ImageGenerator:
         plan = walk.plan(indices)
         if plan.blend is not None and bool(np.any(plan.blend > 0)):
             raise ImggenError("this walk morphs between classes: render it with frames_for_walk")
+        return self._walk_feeds(walk, plan, scalars)
+
+    def _walk_feeds(self, walk: Walk, plan: FramePlan, scalars: Scalars) -> Feeds:
+        """A plan's feeds in its first classes: the walk's noise (the same in every frame)
+        and its animated knobs over any knobs asked for."""
         knobs = {**(scalars or {}), **plan.knobs}
         extra = extra_inputs(self.card, [walk.noise_seed] * len(plan.z), knobs)
         return Feeds(plan.z, plan.class_a, extra)
@@ -274,9 +295,7 @@ class ImageGenerator:
         i alone; noise maps are fixed for the whole walk; the walk's animated knobs (its
         `knobs`) take their value for each frame."""
         plan = walk.plan(indices)
-        knobs = {**(scalars or {}), **plan.knobs}
-        extra = extra_inputs(self.card, [walk.noise_seed] * len(plan.z), knobs)
-        feeds = Feeds(plan.z, plan.class_a, extra)
+        feeds = self._walk_feeds(walk, plan, scalars)
         frames = self.frames(feeds, order, post=post)
         if plan.blend is not None and plan.class_b is not None:
             morph = np.flatnonzero(plan.blend > 0)
@@ -320,8 +339,46 @@ class ImageGenerator:
         post: PostChain | None = None,
     ) -> np.ndarray:
         """Feeds -> uint8 (N, H, W, C) frames, on the backend's own path. With `post`, the
-        chain's leading colour ops fuse into the denormalise pass."""
+        chain's leading colour ops fuse into the denormalise pass.
+
+        A batch the backend cannot take whole (a fixed-batch graph, an engine profile's
+        limits, a 0-d knob whose value changes within the batch) runs in pieces that fit, each
+        padded to the backend's smallest batch: every image is still its own seed's."""
         order = self._order_for_model(order or self.order, post)
+        pieces = self._pieces(feeds)
+        if pieces == [(0, len(feeds), len(feeds))]:
+            return self._frames_whole(feeds, order, out, post)
+        if out is None:
+            out = np.empty((len(feeds), *self.frame_shape(order, post)), np.uint8)
+        for start, stop, size in pieces:
+            rows = np.arange(start, stop)
+            padded = np.concatenate([rows, np.repeat(rows[:1], size - len(rows))])
+            out[start:stop] = self._frames_whole(feeds.rows(padded), order, None, post)[: len(rows)]
+        return out
+
+    def _pieces(self, feeds: Feeds) -> list[tuple[int, int, int]]:
+        """(start, stop, batch to run) covering `feeds` in pieces the backend takes."""
+        fixed = self.card.fixed_batch
+        low = fixed or self.backend.min_batch
+        high = fixed or self.backend.max_batch or len(feeds) or 1
+        # Runs of equal values of every 0-d knob (a graph input with no batch axis).
+        bounds = [0, len(feeds)]
+        for spec in self.card.input_specs:
+            values = feeds.extra.get(spec.name) if spec.shape == () else None
+            if values is not None and len(values) > 1:
+                flat = values.reshape(len(values), -1)[:, 0]
+                bounds += [int(i) + 1 for i in np.flatnonzero(flat[1:] != flat[:-1])]
+        cuts = sorted(set(bounds))
+        pieces = []
+        for begin, end in itertools.pairwise(cuts):
+            for start in range(begin, end, high):
+                stop = min(end, start + high)
+                pieces.append((start, stop, max(low, stop - start)))
+        return pieces or [(0, 0, 0)]
+
+    def _frames_whole(
+        self, feeds: Feeds, order: str, out: np.ndarray | None, post: PostChain | None
+    ) -> np.ndarray:
         if post:
             return self._post_processed(feeds, order, out, post)
         if self._device_frames is not None:
@@ -384,7 +441,7 @@ class ImageGenerator:
         make NaN/Inf are refused here, with the reason, before any file is written."""
         card, source = self.card, self.model_path.name
         classes = [card.num_classes - 1] if card.conditional else None
-        seeds = [0] * self.backend.min_batch
+        seeds = [0] * (self.card.fixed_batch or self.backend.min_batch)
         feeds = self.feeds_for_seeds(seeds, None if classes is None else classes * len(seeds))
         try:
             images = np.asarray(self.backend.infer(feeds))

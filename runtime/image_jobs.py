@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .errors import ImggenError, first_line
+from .generator import colour_frames
 from .grid import contact_sheet
 from .image_files import output_folder, write_image
 
@@ -44,8 +45,7 @@ def generate_images(
     `grid`. Frames stream batch by batch: memory stays flat in the number of seeds."""
     # OpenCV writes BGR, so the fused post-process emits BGR directly (gray stays gray unless
     # the chain colours it).
-    colour = gen.card.channels == 3 or (post is not None and (post.makes_colour or post.has_alpha))
-    order = "bgr" if colour else "gray"
+    order = "bgr" if colour_frames(gen.card.channels, post) else "gray"
     output_folder(out)
     sheet_frames = []
     for batch in gen.iter_batches(
@@ -82,7 +82,7 @@ def postprocess_images(
         if target == path.resolve():
             raise ImggenError(f"{target} would overwrite its input; pick another -o")
         frames, alpha = read_rgb(path)
-        colour = frames.shape[3] == 3 or chain.makes_colour or chain.has_alpha
+        colour = colour_frames(frames.shape[3], chain)
         result = chain.apply(frames, order="bgr" if colour else "gray")[0]
         if alpha is not None and not chain.has_alpha:
             height, width = result.shape[:2]

@@ -236,7 +236,13 @@ def _role_of(
         )
     # Shapes first, names only to break ties: tutorials call the latent "noise" as often as
     # StyleGAN ports call their noise maps so.
+    latent_named = options.latent is not None  # then no other input is a latent by its shape
     if rank == 4 and static_tail and shape[2] == 1 and shape[3] == 1 and shape[1] != 1:
+        if latent_named:
+            raise ImggenError(
+                f"input '{name}' {_fmt(shape)} is shaped like a latent but --latent names "
+                f"'{options.latent}': pass --noise or --scalar for it"
+            )
         evidence.append(f"'{name}': latent (B, Z, 1, 1), as DCGAN's first ConvTranspose takes")
         return "latent?"
     if rank == 4 and static_tail and shape[1] == 1:
@@ -255,8 +261,8 @@ def _role_of(
             "this runtime yet"
         )
     if rank == 2 and static_tail:
-        if CLASS_NAMES.search(name) and options.latent != name:
-            return f"class (a float (B, {shape[1]}) input named like a class)"
+        if CLASS_NAMES.search(name) or latent_named:
+            return f"class (a float (B, {shape[1]}) input besides the latent)"
         evidence.append(f"'{name}': latent (B, {shape[1]}) float")
         return "latent?"
     raise ImggenError(
@@ -326,10 +332,9 @@ def _class_names(
 
 
 def _batch_shape(t: TensorInfo) -> tuple[int | None, ...]:
-    """The input's shape with its first axis the (dynamic) batch; 0-d stays 0-d."""
-    if not t.shape:
-        return ()
-    return (None, *(d if isinstance(d, int) else None for d in t.shape[1:]))
+    """The input's shape, batch first: dynamic (None) or the size the graph was exported
+    with (many foreign files take batch 1 only: the runtime then feeds it that); 0-d stays."""
+    return tuple(d if isinstance(d, int) else None for d in t.shape)
 
 
 # -- the output ------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def metadata(model: onnx.ModelProto) -> dict[str, str]:
 
 def read_card(model: onnx.ModelProto, source: str = "model") -> ModelCard:
     """The card, checked against the graph it describes (and, for class ids, against the
-    table they index: a card naming more classes than the graph has would read past it)."""
+    table they index: a card naming another class count than the graph has is refused)."""
     card = ModelCard.from_metadata(metadata(model), source)
     card.validate_graph(*graph_io(model), source=source)
     for spec in card.inputs_with_role("class"):
@@ -49,8 +49,6 @@ def read_card(model: onnx.ModelProto, source: str = "model") -> ModelCard:
 def class_table_rows(model: onnx.ModelProto, name: str) -> int | None:
     """How many classes an id input selects among: the rows of the initializer a Gather
     indexes with it (an Embedding), looking through Casts and Reshapes of the ids."""
-    from onnx import numpy_helper
-
     initializers = {t.name: t for t in model.graph.initializer}
     constants = {
         n.output[0]: n.attribute[0].t
@@ -66,7 +64,8 @@ def class_table_rows(model: onnx.ModelProto, name: str) -> int | None:
             if current not in node.input:
                 continue
             if node.op_type == "Gather" and node.input[1] == current and node.input[0] in tensors:
-                return int(numpy_helper.to_array(tensors[node.input[0]]).shape[0])
+                dims = tensors[node.input[0]].dims  # no weights read: they may be external
+                return int(dims[0]) if dims else None
             if node.op_type in ("Cast", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"):
                 frontier += [o for o in node.output if o not in seen]
     return None

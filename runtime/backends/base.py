@@ -1,7 +1,8 @@
 """What a backend can do, stated in its type.
 
-Every backend runs the generator graph and hands back float NCHW images on the host
-(`Backend.infer`). A backend that can also finish the frames where the graph ran -- on a GPU:
+Every backend runs the generator graph and hands back its float output on the host, laid out
+as the graph has it (`Backend.infer`; the card's contract says how, and the generator makes it
+NCHW RGB). A backend that can also finish the frames where the graph ran -- on a GPU:
 denormalise, a post chain's leading colour ops and the 8-bit rounding, so that only uint8
 frames cross back to the host -- is a `DeviceFramesBackend`. The generator picks its path with
 `isinstance`, so a reader sees from the class line alone which path a backend takes.
@@ -31,8 +32,10 @@ class Backend(ABC):
 
     name: str
     card: ModelCard
-    # The batch sizes a backend takes (a TensorRT engine's profile sets its own).
+    # The batch sizes a backend takes (a TensorRT engine's profile sets its own); the
+    # generator splits and pads batches to fit them.
     min_batch: int = 1
+    max_batch: int | None = None
 
     @abstractmethod
     def infer(self, feeds: Feeds) -> np.ndarray:

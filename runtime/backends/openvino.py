@@ -83,7 +83,7 @@ class OpenVinoBackend(Backend):
             except Exception as e:
                 raise ImggenError(f"OpenVINO cannot read {path}: {first_line(e)}") from None
             if precision == "bf16":
-                self._model = bf16_output(ov, self._model)
+                self._model = bf16_output(ov, self._model, self._output_name)
             elif precision == "int8":
                 raise ImggenError("an INT8 OpenVINO model comes from `imggen-rt build`")
         else:
@@ -91,8 +91,13 @@ class OpenVinoBackend(Backend):
                 raise ImggenError("an OpenVINO engine needs the card from its manifest")
             self.card = card
             self._model = read_ir(self._core, engine)
-            self._output_name = self._model.outputs[0].get_any_name()
+            self._output_name = card.output.name or self._model.outputs[0].get_any_name()
         self.source = str(engine or path)
+        # The name says the precision: a Ray worker or a resumed render asking for this
+        # backend by name gets the same engine.
+        self.name = (
+            "openvino" if precision == "fp32" and engine is None else f"openvino-{precision}"
+        )
         self.threads = threads
         # LATENCY: one stream using every core for one request, which is how a generator is
         # driven (one batch at a time); THROUGHPUT would split the cores into streams.
@@ -100,7 +105,7 @@ class OpenVinoBackend(Backend):
         self._config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY", **hint}
         if threads:
             self._config["INFERENCE_NUM_THREADS"] = str(threads)
-        out_type = self._model.outputs[0].get_element_type()
+        out_type = self._model.output(self._output_name).get_element_type()
         self._bf16_out = out_type == ov.Type.bf16
         self._output_dtype = np.dtype(np.float32 if self._bf16_out else out_type.to_dtype())
         self._requests: dict[int, Any] = {}
@@ -174,13 +179,13 @@ class OpenVinoBackend(Backend):
         self._requests.clear()
 
 
-def bf16_output(ov: Any, model: Any) -> Any:
-    """The model with its output made bf16 (pre/post-processing API): the CPU plugin then runs
-    the whole graph in bf16, the ConvTranspose tail included."""
+def bf16_output(ov: Any, model: Any, output: str | None = None) -> Any:
+    """The model with its image output made bf16 (pre/post-processing API): the CPU plugin
+    then runs the whole graph in bf16, the ConvTranspose tail included."""
     from openvino.preprocess import PrePostProcessor
 
     ppp = PrePostProcessor(model)
-    ppp.output(0).tensor().set_element_type(ov.Type.bf16)
+    ppp.output(output if output is not None else 0).tensor().set_element_type(ov.Type.bf16)
     return ppp.build()
 
 

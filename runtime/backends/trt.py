@@ -74,6 +74,7 @@ class TrtBackend(DeviceFramesBackend):
     """One engine, one execution context, one stream: not for use from several threads."""
 
     name = "trt"
+    max_batch: int = 0  # the engine profile's largest batch, set when it loads
 
     def __init__(
         self,

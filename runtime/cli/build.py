@@ -11,7 +11,7 @@ from typing import Any
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-def parse_size(text: str) -> int:
+def parse_bytes(text: str) -> int:
     """'512M', '2G', '1.5GiB', '1073741824' -> bytes (binary units)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
     if not match:
@@ -50,7 +50,7 @@ def add_parser(verbs: Any) -> None:
     p.add_argument(
         "--opt-level", type=int, choices=range(6), default=3, help="TensorRT builder level"
     )
-    p.add_argument("--workspace", type=parse_size, help="TensorRT workspace limit, e.g. 2G")
+    p.add_argument("--workspace", type=parse_bytes, help="TensorRT workspace limit, e.g. 2G")
     p.add_argument(
         "--weakly-typed",
         action="store_true",

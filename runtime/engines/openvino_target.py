@@ -72,7 +72,7 @@ class OpenVinoTarget:
         )
 
     def timing(self, artifact: Path, card: ModelCard) -> dict[str, float]:
-        """ms per image of this engine and of FP32 OpenVINO at the profile's middle batch,
+        """ms per image of this engine and of FP32 OpenVINO at the profile's optimum batch,
         timed alternately in this process (so `auto` can prefer it only where it is faster)."""
         batch = self.spec.profile.opt
         feeds = gate_inputs(card, batch)

@@ -166,7 +166,10 @@ def create_app(
                 job = job_for(generators[name])
             except ImggenError as e:
                 raise HTTPException(422, str(e)) from None
-            frames = await _wait_for_frames(batchers[name], request, job, config)
+            try:
+                frames = await _wait_for_frames(batchers[name], request, job, config)
+            except ImggenError as e:  # the model refused this batch: say why, never a 500
+                raise HTTPException(422, str(e)) from None
             encode_start = time.perf_counter()
             if len(frames) * out_pixels(frames) > ENCODE_INLINE_PIXELS:
                 # Many or large images: encoding them would stall every other request and the

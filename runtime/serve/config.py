@@ -33,8 +33,10 @@ class ServeConfig:
         """Settings from options a user may leave out (None: the default)."""
         given = {"max_batch": max_batch, "max_wait_ms": max_wait_ms, "max_queue": max_queue}
         config = cls(**_defaults_for(cls, given, timeout_s=timeout_s), token=token)
-        if config.max_batch < 1 or config.max_queue < 1 or config.max_wait_ms < 0:
-            raise ImggenError("--max-batch and --max-queue must be >= 1, --max-wait-ms >= 0")
+        if config.max_batch < 1 or config.max_queue < 1 or not 0 <= config.max_wait_ms <= 60e3:
+            raise ImggenError("--max-batch and --max-queue must be >= 1, --max-wait-ms in 0..60000")
+        if not 0 < config.timeout_s <= 3600:  # NaN fails too: it compares false
+            raise ImggenError(f"--timeout must be in (0, 3600] seconds, got {config.timeout_s}")
         return config
 
 
@@ -59,10 +61,10 @@ class Scaling:
                 f"need 0 <= min replicas <= max replicas, max >= 1; got "
                 f"{self.min_replicas}..{self.max_replicas}"
             )
-        if self.target_ongoing_requests <= 0:
+        if not 0 < self.target_ongoing_requests < float("inf"):
             raise ImggenError("target ongoing requests must be > 0")
-        if self.replica_cpus <= 0:
-            raise ImggenError(f"replica CPUs must be > 0, got {self.replica_cpus}")
+        if not 0 < self.replica_cpus <= 1024:  # NaN fails too
+            raise ImggenError(f"replica CPUs must be in (0, 1024], got {self.replica_cpus}")
 
     @property
     def threads(self) -> int:

@@ -2,7 +2,9 @@
 
 Requests carrying the same post chain object share one generator call (the server hands every
 request with the same spec the same object); a request with another chain never has it applied
-to its frames, so merging can change speed but never an image.
+to its frames, and the generator runs a merged batch in pieces where the model needs it (a
+0-d knob with different values, a fixed batch), so merging can change speed but never an
+image.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ Ray is imported only here, and this module only in --ray mode (or by `serve run`
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -184,9 +185,12 @@ def app_builder(raw_args: dict[str, Any]) -> Any:
         if key not in args:
             return None
         try:
-            return float(args[key])
+            value = float(args[key])
         except ValueError:
             raise ImggenError(f"{key} must be a number, got {args[key]!r}") from None
+        if not math.isfinite(value):
+            raise ImggenError(f"{key} must be a finite number, got {args[key]!r}")
+        return value
 
     def count(key: str) -> int | None:
         value = number(key)

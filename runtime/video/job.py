@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImggenError
-from ..generator import ImageGenerator, check_scalars, load
+from ..generator import ImageGenerator, check_knobs, load
 from ..walks import KeyframeWalk, NoiseLoop, Walk
 from . import progress
 from .frames import FrameMaker
@@ -82,7 +82,7 @@ def render_job(job: RenderJob, progress_bar: ProgressFactory) -> dict[str, Any]:
         raise ImggenError("--resume needs a file output (a video file or an image sequence)")
     with load(job.model, backend=job.backend, threads=job.threads) as gen:
         walk = build_walk(job.walk, gen, job.sink.fps)
-        check_scalars(gen.card, walk.knobs)
+        check_knobs(gen.card, walk.knobs)
         first, stop = parse_frames(job.frames, walk.length) if job.frames else (0, walk.length)
         opened = _for_slice(opened, first, stop, walk.length)
         maker = FrameMaker(gen, walk, job.size, post, job.fit)

@@ -316,3 +316,107 @@ def test_shape_beats_name_and_a_flat_probe_asks_for_the_range(tmp_path: Path) ->
         infer_contract(dcgan_like(1e-4))
     flagged = infer_contract(dcgan_like(1e-4), ImportOptions(output_range="-1:1")).card
     assert flagged.output_range == (-1.0, 1.0)
+
+
+def _save(
+    path: Path,
+    nodes: list[object],
+    inputs: list[object],
+    out_shape: list[object],
+    inits: list[object],
+) -> Path:
+    from onnx import TensorProto, helper
+
+    output = helper.make_tensor_value_info("img", TensorProto.FLOAT, out_shape)
+    graph = helper.make_graph(nodes, path.stem, inputs, [output], inits)  # type: ignore[arg-type]
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_a_fixed_batch_graph_runs_any_batch_size(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(
+        np.random.default_rng(0).normal(0, 1, (8, 48)).astype(np.float32), "w"
+    )
+    shape = numpy_helper.from_array(np.array([1, 3, 4, 4], np.int64), "shape")
+    nodes = [
+        helper.make_node("MatMul", ["z", "w"], ["h"]),
+        helper.make_node("Tanh", ["h"], ["t"]),
+        helper.make_node("Reshape", ["t", "shape"], ["img"]),
+    ]
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 8])  # batch 1 only
+    src = _save(tmp_path / "fixed.onnx", nodes, [z], [1, 3, 4, 4], [w, shape])
+    dst = tmp_path / "fixed.card.onnx"
+    import_model(src, dst)
+    with imggen_rt.load(dst, backend="ort") as gen:
+        assert gen.card.fixed_batch == 1
+        frames = gen.generate(seeds=range(5), batch_size=4)
+        one_by_one = np.concatenate([gen.generate(seeds=[s]) for s in range(5)])
+    np.testing.assert_array_equal(frames, one_by_one)
+
+
+def test_a_0d_knob_splits_a_merged_batch(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    from imggen_rt.contract import Feeds
+
+    w = numpy_helper.from_array(
+        np.random.default_rng(1).normal(0, 1, (8, 48)).astype(np.float32), "w"
+    )
+    shape = numpy_helper.from_array(np.array([-1, 3, 4, 4], np.int64), "shape")
+    nodes = [
+        helper.make_node("MatMul", ["z", "w"], ["h"]),
+        helper.make_node("Mul", ["h", "psi"], ["hp"]),
+        helper.make_node("Tanh", ["hp"], ["t"]),
+        helper.make_node("Reshape", ["t", "shape"], ["img"]),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("z", TensorProto.FLOAT, ["b", 8]),
+        helper.make_tensor_value_info("psi", TensorProto.FLOAT, []),  # one value per call
+    ]
+    src = _save(tmp_path / "knob.onnx", nodes, inputs, ["b", 3, 4, 4], [w, shape])
+    dst = tmp_path / "knob.card.onnx"
+    import_model(src, dst)
+    with imggen_rt.load(dst, backend="ort") as gen:
+        a = gen.feeds_for_seeds([1, 2], scalars={"psi": 0.5})
+        b = gen.feeds_for_seeds([3], scalars={"psi": 0.9})
+        merged = gen.frames(Feeds.concat([a, b]))  # what the server's batcher does
+        np.testing.assert_array_equal(merged[:2], gen.generate(seeds=[1, 2], scalars={"psi": 0.5}))
+        np.testing.assert_array_equal(merged[2:], gen.generate(seeds=[3], scalars={"psi": 0.9}))
+
+
+def test_class_ids_shaped_b1_and_a_named_latent(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(
+        np.random.default_rng(2).normal(0, 1, (8, 48)).astype(np.float32), "w"
+    )
+    shape = numpy_helper.from_array(np.array([-1, 3, 4, 4], np.int64), "shape")
+    nodes = [
+        helper.make_node("MatMul", ["a", "w"], ["h"]),
+        helper.make_node("Cast", ["label"], ["lf"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["h", "lf"], ["hl"]),
+        helper.make_node("ReduceSum", ["extra"], ["es"], keepdims=1),
+        helper.make_node("Add", ["hl", "es"], ["he"]),
+        helper.make_node("Tanh", ["he"], ["t"]),
+        helper.make_node("Reshape", ["t", "shape"], ["img"]),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("a", TensorProto.FLOAT, ["b", 8]),
+        helper.make_tensor_value_info("label", TensorProto.INT64, ["b", 1]),
+        helper.make_tensor_value_info("extra", TensorProto.FLOAT, ["b", 8]),
+    ]
+    src = _save(tmp_path / "two.onnx", nodes, inputs, ["b", 3, 4, 4], [w, shape])
+    # two (B, 8) floats: ambiguous until --latent names one; the other is then not a latent
+    with pytest.raises(ImggenError, match="could each be the latent"):
+        infer_contract(src, ImportOptions(class_names=("x", "y")))
+    with pytest.raises(ImggenError, match="could each be the class"):
+        infer_contract(src, ImportOptions(latent="a", class_names=("x", "y")))
+    options = ImportOptions(
+        latent="a", class_input="label", class_names=("x", "y"), noise=("extra:zeros",)
+    )
+    card = import_model(src, tmp_path / "two.card.onnx", options).card
+    assert [s.role for s in card.input_specs] == ["latent", "class", "noise"]
+    with imggen_rt.load(tmp_path / "two.card.onnx", backend="ort") as gen:
+        assert gen.generate(seeds=[1, 2, 3], batch_size=2).shape == (3, 4, 4, 3)

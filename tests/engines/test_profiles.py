@@ -14,7 +14,7 @@ from imggen_rt.backends.profiles import (
     profile_for,
 )
 from imggen_rt.card import ModelCard
-from imggen_rt.cli.build import parse_size
+from imggen_rt.cli.build import parse_bytes
 from imggen_rt.errors import ImggenError
 
 CONDITIONAL = ModelCard(latent_dim=128, height=32, width=32, channels=1, class_names=("a", "b"))
@@ -63,10 +63,10 @@ def test_ort_tensorrt_profile_strings() -> None:
     [("1024", 1024), ("512M", 512 << 20), ("2G", 2 << 30), ("1.5GiB", 3 << 29), ("64kb", 64 << 10)],
 )
 def test_workspace_sizes(text: str, size: int) -> None:
-    assert parse_size(text) == size
+    assert parse_bytes(text) == size
 
 
 @pytest.mark.parametrize("text", ["", "2X", "G", "0", "-1M"])
 def test_bad_workspace_sizes(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
-        parse_size(text)
+        parse_bytes(text)
