@@ -1,6 +1,18 @@
 """Post-processing of generator output: float NCHW -> uint8 NHWC, CPU and CUDA.
 
-Compiled from cpp_ext/ (nanobind). Bad input raises ValueError with a one-line message.
+Compiled from cpp_ext/ (nanobind). Public: denormalize, denormalize_cuda and the build-info
+functions (imggen_rt.postprocess wraps denormalize). Internal: point, separable_filter,
+unsharp, blend, otsu_masks and their _cuda twins, the passes imggen_rt.post builds; use the
+chain (imggen_rt.post.parse_post).
+
+Every function checks every argument before any work, internal ones included: dtype, rank,
+shape, channel count, C-contiguity, alignment (numpy's ALIGNED; numpy.require(a,
+requirements="CA") makes an aligned copy), sizes the loops' counts could overflow, no output or
+scratch array sharing memory with any other argument, scalars finite in float32 (the type
+they are used in). Bad input raises ValueError with a one-line message (numbers as %g), a
+failed allocation MemoryError, never a crash; zero-size input returns at once. The *_cuda
+functions also check that each device pointer is memory CUDA can read; they raise
+RuntimeError without a device or in a build without CUDA.
 """
 
 from collections.abc import Sequence
@@ -61,7 +73,8 @@ def separable_filter(
     tmp: NDArray[np.float32] | None = None,
     out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
-    """Filter (N, H, W, C) uint8 frames by tap tables (blur: same size; resize: new size)."""
+    """Filter (N, H, W, C) uint8 frames (C 1..4) by tap tables (blur: same size; resize: new
+    size); every index must address the source axis; tmp and out share no memory with the rest."""
 
 def unsharp(
     src: NDArray[np.uint8],
@@ -78,15 +91,16 @@ def blend(
     mask: NDArray[np.uint8],
     out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
-    """Mix two (N, H, W, C) frames by an (N, H, W) mask: 255 inside, 0 outside."""
+    """Mix two (N, H, W, C) frames (C 1..4) by an (N, H, W) mask: 255 inside, 0 outside."""
 
 def otsu_masks(
     frames: NDArray[np.uint8], dark: bool = False, out: NDArray[np.uint8] | None = None
 ) -> NDArray[np.uint8]:
-    """(N, H, W) masks: 255 where the luma is above each frame's Otsu threshold."""
+    """(N, H, W) masks of (N, H, W, C) frames (C 1, 3 or 4): 255 where OpenCV's luma is above
+    each frame's Otsu threshold (OpenCV's own C++ THRESH_OTSU, bit for bit)."""
 
 def otsu_masks_cuda(frames: object, dark: bool, hist: object, out: object, stream: int = 0) -> None:
-    """otsu_masks() on CUDA device arrays; hist is (N, 256) uint32 device scratch."""
+    """otsu_masks() on CUDA device arrays; hist is (N, 256) uint32 device scratch (N <= 65535)."""
 
 def point_cuda(
     src: object,
@@ -110,7 +124,10 @@ def separable_filter_cuda(
     out: object,
     stream: int = 0,
 ) -> None:
-    """separable_filter() on CUDA device arrays (tables too), enqueued on stream."""
+    """separable_filter() on CUDA device arrays (tables too), enqueued on stream.
+
+    Device tables are not read on the host: the kernels clamp every index into the frame (the
+    CPU function rejects an index outside it)."""
 
 def unsharp_cuda(
     src: object, blurred: object, amount: float, threshold: float, out: object, stream: int = 0

@@ -1,7 +1,12 @@
 // The Python-facing functions of imggen_rt._postproc, one block per op: each is defined in
 // src/<op>_binding.cpp (argument checks, then the CPU loop or the CUDA launch) and documented
 // where bindings.cpp registers it. A *_cuda function raises RuntimeError in a build without
-// CUDA.
+// CUDA. Arrays and scalars arrive as nb::handle so that every mistake reaches the checks
+// (checks.h) and comes back as one clear ValueError.
+//
+// Public API: denormalize, denormalize_cuda and the build-info functions (imggen_rt.postprocess
+// wraps denormalize). Internal: point, separable_filter, unsharp, blend, otsu_masks and their
+// _cuda twins, the passes imggen_rt.post builds; they check every argument just the same.
 #pragma once
 
 #include <nanobind/nanobind.h>
@@ -14,15 +19,16 @@ namespace imggen::py {
 namespace nb = nanobind;
 
 // denormalize_binding.cpp
-nb::object denormalize(nb::handle src, double low, double high, nb::handle order, nb::handle out);
-void denormalize_cuda(nb::handle src, double low, double high, nb::handle order, nb::handle out,
-                      std::uintptr_t stream);
+nb::object denormalize(nb::handle src, nb::handle low, nb::handle high, nb::handle order,
+                       nb::handle out);
+void denormalize_cuda(nb::handle src, nb::handle low, nb::handle high, nb::handle order,
+                      nb::handle out, std::uintptr_t stream);
 
 // point_binding.cpp
-nb::object point(nb::handle src, nb::handle program, nb::handle luts, nb::handle order, double low,
-                 double high, nb::handle out);
-void point_cuda(nb::handle src, nb::handle program, nb::handle luts, nb::handle order, double low,
-                double high, nb::handle out, std::uintptr_t stream);
+nb::object point(nb::handle src, nb::handle program, nb::handle luts, nb::handle order,
+                 nb::handle low, nb::handle high, nb::handle out);
+void point_cuda(nb::handle src, nb::handle program, nb::handle luts, nb::handle order,
+                nb::handle low, nb::handle high, nb::handle out, std::uintptr_t stream);
 
 // separable_filter_binding.cpp
 nb::object separable_filter(nb::handle src, nb::handle index_x, nb::handle weight_x,
@@ -33,9 +39,9 @@ void separable_filter_cuda(nb::handle src, nb::handle index_x, nb::handle weight
                            std::uintptr_t stream);
 
 // unsharp_binding.cpp
-nb::object unsharp(nb::handle src, nb::handle blurred, double amount, double threshold,
+nb::object unsharp(nb::handle src, nb::handle blurred, nb::handle amount, nb::handle threshold,
                    nb::handle out);
-void unsharp_cuda(nb::handle src, nb::handle blurred, double amount, double threshold,
+void unsharp_cuda(nb::handle src, nb::handle blurred, nb::handle amount, nb::handle threshold,
                   nb::handle out, std::uintptr_t stream);
 
 // blend_binding.cpp
@@ -44,8 +50,8 @@ void blend_cuda(nb::handle inside, nb::handle outside, nb::handle mask, nb::hand
                 std::uintptr_t stream);
 
 // otsu_masks_binding.cpp
-nb::object otsu_masks(nb::handle frames, bool dark, nb::handle out);
-void otsu_masks_cuda(nb::handle frames, bool dark, nb::handle hist, nb::handle out,
+nb::object otsu_masks(nb::handle frames, nb::handle dark, nb::handle out);
+void otsu_masks_cuda(nb::handle frames, nb::handle dark, nb::handle hist, nb::handle out,
                      std::uintptr_t stream);
 
 // build_info_binding.cpp: what this build holds and what it runs on.

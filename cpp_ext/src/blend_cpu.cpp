@@ -23,7 +23,8 @@ void blend_span(const std::uint8_t* __restrict inside, const std::uint8_t* __res
 
 void blend_cpu(const std::uint8_t* inside, const std::uint8_t* outside, const std::uint8_t* mask,
                std::int64_t pixels, int channels, std::uint8_t* dst) {
-    const std::int64_t span = kSpan / channels;
+    if (pixels == 0 || channels <= 0) return;
+    const std::int64_t span = std::max<std::int64_t>(1, kSpan / channels);
     const std::int64_t spans = (pixels + span - 1) / span;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, 1) if (pixels * channels >= kParallelMinValues)

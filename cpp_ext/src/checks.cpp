@@ -3,9 +3,13 @@
 
 #include <nanobind/stl/string.h>
 
+#include <cfloat>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
+
+#include "imggen/limits.h"
 
 #if defined(IMGGEN_WITH_CUDA)
 #include "cuda_device.h"
@@ -35,6 +39,12 @@ std::string dtype_str(dl::dtype t) {
     std::string s = base + std::to_string(t.bits);
     if (t.lanes != 1) s += "x" + std::to_string(t.lanes);
     return s;
+}
+
+std::string num(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
 }
 
 bool is(dl::dtype t, dl::dtype_code code, int bits) {
@@ -68,9 +78,12 @@ Array from_cuda_array_interface(nb::handle obj, const char* name, bool writable)
             a.shape.push_back(nb::cast<std::int64_t>(s));
             if (a.shape.back() < 0) throw std::invalid_argument("negative extent");
         }
+        if (a.shape.size() > 32) throw std::invalid_argument("too many dimensions");
         const std::string ts = nb::cast<std::string>(cai["typestr"]);
         const std::string kinds = "fuibc";
-        if (ts.size() < 3 || ts[0] == '>' || kinds.find(ts[1]) == std::string::npos)
+        if (ts.size() < 3 || ts.size() > 4 || ts[0] == '>' ||
+            kinds.find(ts[1]) == std::string::npos ||
+            ts.find_first_not_of("0123456789", 2) != std::string::npos)
             fail(std::string(name) + " has unsupported typestr '" + ts + "'");
         const dl::dtype_code codes[] = {dl::dtype_code::Float, dl::dtype_code::UInt,
                                         dl::dtype_code::Int, dl::dtype_code::Bool,
@@ -82,16 +95,20 @@ Array from_cuda_array_interface(nb::handle obj, const char* name, bool writable)
                             static_cast<std::uint8_t>(bytes * 8), 1};
         nb::object strides = cai.contains("strides") ? nb::borrow(cai["strides"]) : nb::none();
         if (strides.is_none()) {
+            // C order; the strides only matter for a non-empty array, whose extents multiply
+            // within kMaxArrayBytes (checked below), so a plain product is safe there.
             a.strides.assign(a.shape.size(), 0);
             std::int64_t acc = 1;
             for (std::size_t i = a.shape.size(); i-- > 0;) {
                 a.strides[i] = acc;
-                acc *= a.shape[i];
+                if (a.shape[i] > 0 && acc <= kMaxArrayBytes / a.shape[i]) acc *= a.shape[i];
             }
         } else {
             std::vector<std::int64_t> byte_strides;
             for (nb::handle s : nb::cast<nb::tuple>(strides))
                 byte_strides.push_back(nb::cast<std::int64_t>(s));
+            if (byte_strides.size() != a.shape.size())
+                throw std::invalid_argument("strides and shape differ in length");
             for (std::int64_t b : byte_strides) {
                 if (b % bytes != 0)  // not a whole number of elements: cannot be contiguous
                     fail(std::string(name) + " must be C-contiguous; got byte strides " +
@@ -124,20 +141,41 @@ Array from_ndarray(const NdArray& t) {
     return a;
 }
 
+// Extents >= 0, and the product of the non-zero ones times the item size below
+// kMaxArrayBytes: every count formed from them later fits in int64.
+Array finish(Array a, const char* name) {
+    a.name = name;
+    std::int64_t product = a.itemsize() > 0 ? a.itemsize() : 1;
+    bool zero = false;
+    for (std::int64_t s : a.shape) {
+        if (s < 0) fail(std::string(name) + " has a negative extent: shape " + shape_str(a.shape));
+        if (s == 0) {
+            zero = true;
+            continue;
+        }
+        if (product > kMaxArrayBytes / s)
+            fail(std::string(name) + " has shape " + shape_str(a.shape) +
+                 ": too large (its extents multiply past 2^62 bytes)");
+        product *= s;
+    }
+    a.count = zero ? 0 : product / (a.itemsize() > 0 ? a.itemsize() : 1);
+    return a;
+}
+
 }  // namespace
 
 Array import_array(nb::handle obj, const char* name, bool writable, const char* expected_dtype) {
     if (writable) {
         nb::ndarray<> t;
-        if (nb::try_cast(obj, t, false)) return from_ndarray(t);
+        if (nb::try_cast(obj, t, false)) return finish(from_ndarray(t), name);
     }
     nb::ndarray<nb::ro> t;
     if (nb::try_cast(obj, t, false)) {
         if (writable) fail(std::string(name) + " is read-only; it must be writable");
-        return from_ndarray(t);
+        return finish(from_ndarray(t), name);
     }
     if (nb::hasattr(obj, "__cuda_array_interface__"))
-        return from_cuda_array_interface(obj, name, writable);
+        return finish(from_cuda_array_interface(obj, name, writable), name);
     const std::string got = nb::inst_name(obj).c_str();
     if (nb::hasattr(obj, "dtype")) {  // an array type whose dtype DLPack cannot carry
         const nb::object dtype = obj.attr("dtype");
@@ -148,65 +186,111 @@ Array import_array(nb::handle obj, const char* name, bool writable, const char* 
          got);
 }
 
-void check_device(const Array& a, const char* name, bool cuda) {
+void check_device(const Array& a, bool cuda) {
     const bool ok = cuda ? (a.device_type == kDeviceCuda || a.device_type == kDeviceCudaManaged)
                          : (a.device_type == kDeviceCpu || a.device_type == kDeviceCudaHost);
     if (!ok)
-        fail(std::string(name) + " must be a " + (cuda ? "CUDA device" : "CPU") + " array; got a " +
+        fail(a.name + " must be a " + (cuda ? "CUDA device" : "CPU") + " array; got a " +
              device_str(a.device_type) + " array (" +
              (cuda ? "CPU arrays go to the functions without _cuda)"
                    : "device arrays go to the *_cuda functions)"));
 }
 
-void check_c_contiguous(const Array& a, const char* name) {
-    if (a.size() == 0) return;
+void check_c_contiguous(const Array& a) {
+    if (a.empty()) return;
     std::int64_t expected = 1;
     for (std::size_t i = a.shape.size(); i-- > 0;) {
         if (a.shape[i] != 1 && a.strides[i] != expected) {
             std::vector<std::int64_t> bytes;
-            for (auto s : a.strides) bytes.push_back(s * (a.dtype.bits / 8));
-            fail(std::string(name) + " must be C-contiguous; got byte strides " + shape_str(bytes) +
+            for (auto s : a.strides) bytes.push_back(s * a.itemsize());
+            fail(a.name + " must be C-contiguous; got byte strides " + shape_str(bytes) +
                  " for shape " + shape_str(a.shape) + " (use numpy.ascontiguousarray)");
         }
         expected *= a.shape[i];
     }
 }
 
-void check_disjoint(const Array& src, const Array& out) {
-    const auto* s = static_cast<const char*>(src.data);
-    const auto* d = static_cast<const char*>(out.data);
-    if (src.nbytes() && out.nbytes() && s < d + out.nbytes() && d < s + src.nbytes())
-        fail("out must not share memory with src");
+void check_aligned(const Array& a) {
+    if (a.empty() || a.itemsize() <= 1) return;
+    const auto address = reinterpret_cast<std::uintptr_t>(a.data);
+    if (address % static_cast<std::uintptr_t>(a.itemsize()) != 0)
+        fail(a.name + " is not aligned: its data starts at an address that is not a multiple of " +
+             std::to_string(a.itemsize()) + " bytes (" + dtype_str(a.dtype) +
+             "); pass an aligned copy, e.g. numpy.require(a, requirements='CA')");
 }
 
-void check_dtype(const Array& a, const char* name, Elem e) {
+void check_layout(const Array& a) {
+    check_c_contiguous(a);
+    check_aligned(a);
+}
+
+namespace {
+
+bool overlaps(const Array& a, const Array& b) {
+    if (a.empty() || b.empty()) return false;
+    const auto* s = static_cast<const char*>(a.data);
+    const auto* d = static_cast<const char*>(b.data);
+    return s < d + b.nbytes() && d < s + a.nbytes();
+}
+
+template <class Read>
+void no_aliasing(std::initializer_list<const Array*> written, const Read& read) {
+    for (const Array* w : written) {
+        for (const Array* o : written)
+            if (o != w && overlaps(*w, *o))
+                fail(w->name + " must not share memory with " + o->name);
+        for (const Array* o : read)
+            if (o != w && overlaps(*w, *o))
+                fail(w->name + " must not share memory with " + o->name);
+    }
+}
+
+}  // namespace
+
+void check_no_aliasing(std::initializer_list<const Array*> written,
+                       std::initializer_list<const Array*> read) {
+    no_aliasing(written, read);
+}
+
+void check_no_aliasing(std::initializer_list<const Array*> written,
+                       const std::vector<const Array*>& read) {
+    no_aliasing(written, read);
+}
+
+void check_dtype(const Array& a, Elem e) {
     if (!is(a.dtype, e.code, e.bits))
-        fail(std::string(name) + " must be " + e.name + "; got " + dtype_str(a.dtype));
+        fail(a.name + " must be " + e.name + "; got " + dtype_str(a.dtype));
 }
 
 Array checked(nb::handle obj, const char* name, bool writable, Elem e, std::size_t ndim,
               bool cuda) {
     const Array a = import_array(obj, name, writable, e.name);
-    check_dtype(a, name, e);
+    check_dtype(a, e);
     if (a.shape.size() != ndim)
         fail(std::string(name) + " must be " + std::to_string(ndim) + "-D; got shape " +
              shape_str(a.shape));
-    check_device(a, name, cuda);
-    check_c_contiguous(a, name);
+    check_device(a, cuda);
+    check_layout(a);
     return a;
 }
 
-void check_shape(const Array& a, const char* name, const std::vector<std::int64_t>& expected,
-                 const char* what) {
+void check_shape(const Array& a, const std::vector<std::int64_t>& expected, const char* what) {
     if (a.shape != expected)
-        fail(std::string(name) + " must have shape " + shape_str(expected) + what + "; got " +
+        fail(a.name + " must have shape " + shape_str(expected) + what + "; got " +
              shape_str(a.shape));
 }
 
-void check_same_shape(const Array& a, const char* an, const Array& b, const char* bn) {
+void check_same_shape(const Array& a, const Array& b) {
     if (a.shape != b.shape)
-        fail(std::string(bn) + " must have the shape of " + an + " " + shape_str(a.shape) +
-             "; got " + shape_str(b.shape));
+        fail(b.name + " must have the shape of " + a.name + " " + shape_str(a.shape) + "; got " +
+             shape_str(b.shape));
+}
+
+void check_channels(const Array& frames, std::int64_t lo, std::int64_t hi) {
+    const std::int64_t c = frames.shape.back();
+    if (c < lo || c > hi)
+        fail(frames.name + " must be (N, H, W, C) uint8 with C in " + std::to_string(lo) + ".." +
+             std::to_string(hi) + "; got shape " + shape_str(frames.shape));
 }
 
 std::vector<std::int64_t> mask_shape(const Array& frames) {
@@ -233,10 +317,48 @@ Layout layout_or_fail(nb::handle order, std::int64_t source_channels) {
     return o == "gray" ? Layout::gray_from_gray : Layout::rgb_from_gray;
 }
 
+namespace {
+
+std::string short_repr(nb::handle v) {
+    std::string r = nb::repr(v).c_str();
+    if (r.size() > 40) r = r.substr(0, 37) + "...";
+    return r;
+}
+
+}  // namespace
+
+double number_or_fail(nb::handle v, const char* name) {
+    if (!v.is_valid() || v.is_none() || nb::isinstance<nb::str>(v) || nb::isinstance<nb::bytes>(v))
+        fail(std::string(name) + " must be a number; got " + short_repr(v));
+    const double d = PyFloat_AsDouble(v.ptr());
+    if (d == -1.0 && PyErr_Occurred()) {
+        const bool overflow = PyErr_ExceptionMatches(PyExc_OverflowError);
+        PyErr_Clear();
+        if (overflow)
+            fail(std::string(name) + " must be a finite float32 value; got " + short_repr(v));
+        fail(std::string(name) + " must be a number; got " + short_repr(v));
+    }
+    return d;
+}
+
 float finite_or_fail(double v, const char* name) {
-    const float f = static_cast<float>(v);
-    if (!std::isfinite(f)) fail(std::string(name) + " must be finite; got " + std::to_string(v));
-    return f;
+    if (!(std::fabs(v) <= static_cast<double>(FLT_MAX)))  // NaN too
+        fail(std::string(name) + " must be a finite float32 value; got " + num(v));
+    return static_cast<float>(v);
+}
+
+float finite_or_fail(nb::handle v, const char* name) {
+    return finite_or_fail(number_or_fail(v, name), name);
+}
+
+bool bool_or_fail(nb::handle v, const char* name) {
+    if (v.is(Py_True)) return true;
+    if (v.is(Py_False)) return false;
+    if (v.is_valid() && std::string(nb::inst_name(v).c_str()) == "numpy.bool")
+        return PyObject_IsTrue(v.ptr()) == 1;
+    if (v.is_valid() && std::string(nb::inst_name(v).c_str()) == "numpy.bool_")
+        return PyObject_IsTrue(v.ptr()) == 1;
+    fail(std::string(name) + " must be True or False; got " + short_repr(v));
 }
 
 int device_of(const Array& a, const Array& b, const char* what) {
@@ -247,11 +369,25 @@ int device_of(const Array& a, const Array& b, const char* what) {
 }
 
 #if defined(IMGGEN_WITH_CUDA)
-void require_cuda_device() {
+namespace {
+
+template <class Arrays>
+void require_cuda(const Arrays& arrays) {
     if (imggen::cuda_device_count() == 0)
         throw std::runtime_error("imggen_rt._postproc: no usable CUDA device (" +
                                  imggen::cuda_device_error() + ")");
+    for (const Array* a : arrays) {
+        if (a->empty()) continue;
+        const std::string problem = imggen::cuda_pointer_problem(a->data);
+        if (!problem.empty())
+            fail(a->name + "'s data pointer is not readable by the device: " + problem);
+    }
 }
+
+}  // namespace
+
+void require_cuda_device(std::initializer_list<const Array*> arrays) { require_cuda(arrays); }
+void require_cuda_device(const std::vector<const Array*>& arrays) { require_cuda(arrays); }
 #endif
 
 void no_cuda(const char* cpu_alternative) {

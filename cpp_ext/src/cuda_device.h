@@ -13,4 +13,8 @@ int cuda_device_count() noexcept;
 // Why cuda_device_count() is 0 (the CUDA error string), or "" when there are devices.
 std::string cuda_device_error();
 
+// "" when a kernel can read p (device, managed or mapped pinned memory, by CUDA's pointer
+// attributes), else why not ("not memory CUDA knows", CUDA's error). Never throws.
+std::string cuda_pointer_problem(const void* p);
+
 }  // namespace imggen

@@ -2,7 +2,6 @@
 // imggen/denormalize.h; shared checks in checks.h).
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -13,18 +12,17 @@
 namespace imggen::py {
 namespace {
 
-DenormParams params_or_fail(double low, double high) {
+DenormParams params_or_fail(nb::handle low_obj, nb::handle high_obj) {
+    const double low = number_or_fail(low_obj, "low"), high = number_or_fail(high_obj, "high");
     DenormParams p{};
     if (make_params(low, high, &p)) return p;
-    const float lo = static_cast<float>(low), hi = static_cast<float>(high);
+    const double max = 3.4028234663852886e38;  // FLT_MAX
     const char* why = "the range is too narrow: 255 / (high - low) overflows float32";
-    if (!std::isfinite(lo) || !std::isfinite(hi))
+    if (!(std::fabs(low) <= max) || !(std::fabs(high) <= max))
         why = "low and high must be finite float32 values";
-    else if (!(lo < hi))
+    else if (!(static_cast<float>(low) < static_cast<float>(high)))
         why = "low must be less than high (low < high in float32)";
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "%s; got low=%.9g, high=%.9g", why, low, high);
-    fail(buf);
+    fail(std::string(why) + "; got low=" + num(low) + ", high=" + num(high));
 }
 
 void check_src(const Array& a, bool cuda) {
@@ -39,15 +37,15 @@ void check_src(const Array& a, bool cuda) {
         fail("src must have 1 or 3 channels on axis 1 (N, C, H, W); got shape " +
              shape_str(a.shape) + (nhwc ? " (channels-last input? this op takes NCHW)" : ""));
     }
-    check_device(a, "src", cuda);
-    check_c_contiguous(a, "src");
+    check_device(a, cuda);
+    check_layout(a);
 }
 
 void check_out(const Array& o, const std::vector<std::int64_t>& expected, bool cuda) {
-    check_shape(o, "out", expected, " (N, H, W, output channels)");
-    check_dtype(o, "out", kU8);
-    check_device(o, "out", cuda);
-    check_c_contiguous(o, "out");
+    check_shape(o, expected, " (N, H, W, output channels)");
+    check_dtype(o, kU8);
+    check_device(o, cuda);
+    check_layout(o);
 }
 
 DenormJob make_job(const Array& src, Layout layout, DenormParams p, const Array& out) {
@@ -69,7 +67,8 @@ std::vector<std::int64_t> out_shape(const Array& src, Layout layout) {
 
 }  // namespace
 
-nb::object denormalize(nb::handle src, double low, double high, nb::handle order, nb::handle out) {
+nb::object denormalize(nb::handle src, nb::handle low, nb::handle high, nb::handle order,
+                       nb::handle out) {
     const DenormParams p = params_or_fail(low, high);
     const Array s = import_array(src, "src", false, "float32 or float16");
     check_src(s, false);
@@ -78,18 +77,19 @@ nb::object denormalize(nb::handle src, double low, double high, nb::handle order
     nb::object result = out_or_new(out, shape, "uint8");
     const Array o = import_array(result, "out", true, "uint8");
     check_out(o, shape, false);
-    check_disjoint(s, o);
+    check_no_aliasing({&o}, {&s});
+    if (s.empty()) return result;  // nothing to do (and no loop over huge empty extents)
 
     const DenormJob job = make_job(s, layout, p, o);
-    if (s.size() > 0) {
+    {
         nb::gil_scoped_release unlocked;
         denormalize_cpu(job);
     }
     return result;
 }
 
-void denormalize_cuda(nb::handle src, double low, double high, nb::handle order, nb::handle out,
-                      std::uintptr_t stream) {
+void denormalize_cuda(nb::handle src, nb::handle low, nb::handle high, nb::handle order,
+                      nb::handle out, std::uintptr_t stream) {
 #if defined(IMGGEN_WITH_CUDA)
     const DenormParams p = params_or_fail(low, high);
     const Array s = import_array(src, "src", false, "float32 or float16");
@@ -99,9 +99,10 @@ void denormalize_cuda(nb::handle src, double low, double high, nb::handle order,
     if (out.is_none()) fail("out is required: a CUDA uint8 array of shape " + shape_str(shape));
     const Array o = import_array(out, "out", true, "uint8");
     check_out(o, shape, true);
-    check_disjoint(s, o);
+    check_no_aliasing({&o}, {&s});
     const int device = device_of(s, o, "src and out");
-    require_cuda_device();
+    if (s.empty()) return;
+    require_cuda_device({&s, &o});
     imggen::denormalize_cuda(make_job(s, layout, p, o), device, stream);
 #else
     (void)src, (void)low, (void)high, (void)order, (void)out, (void)stream;

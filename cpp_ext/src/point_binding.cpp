@@ -1,6 +1,7 @@
 // point() and point_cuda(): argument checks and dispatch (math in imggen/point.h; shared checks
-// in checks.h). The Python chain (imggen_rt.post) builds programs, so these checks are the last
-// line of defence, not the API.
+// in checks.h). The Python chain (imggen_rt.post) builds programs, so these are internal
+// functions; their checks are the same as the public ones all the same: every row, parameter,
+// LUT and array is validated before any work.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -19,8 +20,9 @@ struct PointCall {
     PointJob job{};
     std::vector<PointOp> ops;
     std::vector<Lut3D> luts;
+    std::vector<Array> tables;  // the LUT arrays, for the aliasing check
     std::vector<std::int64_t> out_shape;
-    Array src;
+    Array src, program;
 };
 
 PointSource source_of(const Array& s) {
@@ -31,14 +33,15 @@ PointSource source_of(const Array& s) {
          dtype_str(s.dtype));
 }
 
-Lut3D lut_or_fail(nb::handle table_obj, const PointOp& op, std::int64_t row, bool cuda) {
-    const Array table = checked(table_obj, "LUT", false, kF32, 4, cuda);
+std::string row_str(std::int64_t row) { return "program row " + std::to_string(row); }
+
+Lut3D lut_or_fail(const Array& table, const PointOp& op, std::int64_t row) {
     const std::int64_t n = table.shape[0];
-    if (n < kMinLutSize || table.shape[1] != n || table.shape[2] != n ||
+    if (n < kMinLutSize || n > kMaxLutSize || table.shape[1] != n || table.shape[2] != n ||
         table.shape[3] != kLutStride)
         fail("LUT must be (N, N, N, " + std::to_string(kLutStride) +
-             ") float32 (r, g, b, padding) with N >= " + std::to_string(kMinLutSize) +
-             "; got shape " + shape_str(table.shape));
+             ") float32 (r, g, b, padding) with N in " + std::to_string(kMinLutSize) + ".." +
+             std::to_string(kMaxLutSize) + "; got shape " + shape_str(table.shape));
     Lut3D lut{};
     lut.table = static_cast<const float*>(table.data);
     lut.size = static_cast<int>(n);
@@ -46,43 +49,57 @@ Lut3D lut_or_fail(nb::handle table_obj, const PointOp& op, std::int64_t row, boo
     for (int c = 0; c < 3; ++c) {
         lut.lo[c] = op.p[c];
         lut.scale[c] = op.p[3 + c];
-        if (!std::isfinite(lut.lo[c]) || !(lut.scale[c] > 0.0f) || !std::isfinite(lut.scale[c]))
-            fail("program row " + std::to_string(row) +
-                 ": LUT domain must be finite with min < max");
+        if (!(lut.scale[c] > 0.0f))  // the parameters are finite (read_program)
+            fail(row_str(row) + ": LUT domain must be finite with min < max (scale " +
+                 num(lut.scale[c]) + ")");
     }
     return lut;
 }
 
+// The op kind and LUT index are float32 columns: range-checked as floats, then converted.
+int kind_or_fail(float k, std::int64_t row) {
+    if (!(k >= 0.0f && k <= static_cast<float>(PointKind::lut3d)) || k != std::floor(k))
+        fail(row_str(row) + " has unknown op kind " + num(k) + " (0.." +
+             std::to_string(static_cast<int>(PointKind::lut3d)) + ")");
+    return static_cast<int>(k);
+}
+
 void read_program(PointCall& call, nb::handle program, nb::handle luts, bool cuda) {
-    const Array p = checked(program, "program", false, kF32, 2, false);
+    call.program = checked(program, "program", false, kF32, 2, false);
+    const Array& p = call.program;
     if (p.shape[1] != kProgramColumns)
         fail("program must be (ops, " + std::to_string(kProgramColumns) + ") float32; got shape " +
              shape_str(p.shape));
     if (p.shape[0] > kMaxPointOps)
         fail("program has " + std::to_string(p.shape[0]) + " ops; at most " +
              std::to_string(kMaxPointOps) + " fuse into one pass");
-    std::vector<nb::object> tables;
-    if (!luts.is_none())
-        for (nb::handle h : luts) tables.push_back(nb::borrow(h));
+    std::vector<nb::object> objects;
+    if (!luts.is_none()) {
+        if (!nb::isinstance<nb::list>(luts) && !nb::isinstance<nb::tuple>(luts))
+            fail(std::string("luts must be a list of LUT arrays; got ") +
+                 nb::inst_name(luts).c_str());
+        for (nb::handle h : luts) objects.push_back(nb::borrow(h));
+    }
     const auto* rows = static_cast<const float*>(p.data);
     for (std::int64_t i = 0; i < p.shape[0]; ++i) {
         const float* row = rows + i * kProgramColumns;
-        const int kind = static_cast<int>(row[0]);
-        if (!(row[0] == static_cast<float>(kind)) || kind < 0 ||
-            kind > static_cast<int>(PointKind::lut3d))
-            fail("program row " + std::to_string(i) + " has unknown op kind " +
-                 std::to_string(row[0]));
         PointOp op{};
-        op.kind = static_cast<PointKind>(kind);
-        for (int k = 0; k < kPointParams; ++k) op.p[k] = row[2 + k];
+        op.kind = static_cast<PointKind>(kind_or_fail(row[0], i));
+        for (int k = 0; k < kPointParams; ++k) {
+            op.p[k] = row[2 + k];
+            if (!std::isfinite(op.p[k]))
+                fail(row_str(i) + " has a parameter that is not finite (column " +
+                     std::to_string(2 + k) + ": " + num(op.p[k]) + ")");
+        }
         if (op.kind == PointKind::lut3d) {
-            const auto t = static_cast<std::size_t>(row[1]);
-            if (!(row[1] >= 0.0f) || t >= tables.size())
-                fail("program row " + std::to_string(i) + " names LUT " + std::to_string(row[1]) +
-                     " of " + std::to_string(tables.size()));
+            const float t = row[1];
+            if (!(t >= 0.0f && t < static_cast<float>(objects.size())) || t != std::floor(t))
+                fail(row_str(i) + " names LUT " + num(t) + " of " + std::to_string(objects.size()));
             if (call.luts.size() >= static_cast<std::size_t>(kMaxLuts))
                 fail("at most " + std::to_string(kMaxLuts) + " LUTs fuse into one pass");
-            call.luts.push_back(lut_or_fail(tables[t], op, i, cuda));
+            call.tables.push_back(
+                checked(objects[static_cast<std::size_t>(t)], "LUT", false, kF32, 4, cuda));
+            call.luts.push_back(lut_or_fail(call.tables.back(), op, i));
             op.lut = static_cast<int>(call.luts.size()) - 1;
         }
         call.ops.push_back(op);
@@ -90,15 +107,17 @@ void read_program(PointCall& call, nb::handle program, nb::handle luts, bool cud
 }
 
 PointCall point_call(nb::handle src, nb::handle program, nb::handle luts, nb::handle order,
-                     double low, double high, bool cuda) {
+                     nb::handle low_obj, nb::handle high_obj, bool cuda) {
     PointCall call;
     call.src = import_array(src, "src", false, "float32, float16 or uint8");
     const Array& s = call.src;
     PointJob& job = call.job;
     job.source = source_of(s);
-    check_device(s, "src", cuda);
-    check_c_contiguous(s, "src");
+    // Numbers always; their range only matters (and is checked) for float sources.
+    const double low = number_or_fail(low_obj, "low"), high = number_or_fail(high_obj, "high");
+    check_device(s, cuda);
     if (s.shape.size() != 4) fail("src must be 4-D; got shape " + shape_str(s.shape));
+    check_layout(s);
     if (job.source == PointSource::u8_nhwc) {
         const std::int64_t c = s.shape[3];
         if (c != 1 && c != 3 && c != 4)
@@ -116,13 +135,20 @@ PointCall point_call(nb::handle src, nb::handle program, nb::handle luts, nb::ha
                  shape_str(s.shape));
         job.n = s.shape[0], job.h = s.shape[2], job.w = s.shape[3];
         job.src_channels = static_cast<int>(c);
-        const float lo = static_cast<float>(low), hi = static_cast<float>(high);
-        const float scale = 1.0f / (hi - lo);
-        if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi) || !std::isfinite(scale))
-            fail("low and high must be finite with low < high; got low=" + std::to_string(low) +
-                 ", high=" + std::to_string(high));
+        const double max = 3.4028234663852886e38;  // FLT_MAX: checked before the conversion
+        bool ok = std::fabs(low) <= max && std::fabs(high) <= max;
+        float lo = 0.0f, hi = 1.0f, scale = 1.0f, offset = 0.0f;
+        if (ok) {
+            lo = static_cast<float>(low), hi = static_cast<float>(high);
+            scale = 1.0f / (hi - lo);
+            offset = 0.0f - lo * scale;
+            ok = lo < hi && std::isfinite(scale) && std::isfinite(offset);
+        }
+        if (!ok)
+            fail("low and high must be finite float32 values with low < high; got low=" + num(low) +
+                 ", high=" + num(high));
         job.scale = scale;
-        job.offset = 0.0f - lo * scale;
+        job.offset = offset;
     }
     job.layout = layout_or_fail(order, 3);  // the program's result is RGB
     job.src = s.data;
@@ -135,34 +161,41 @@ PointCall point_call(nb::handle src, nb::handle program, nb::handle luts, nb::ha
 }
 
 void attach_out(PointCall& call, const Array& out) {
-    check_shape(out, "out", call.out_shape);
-    check_disjoint(call.src, out);
+    check_shape(out, call.out_shape);
+    std::vector<const Array*> read = {&call.src, &call.program};
+    for (const Array& t : call.tables) read.push_back(&t);
+    check_no_aliasing({&out}, read);
     call.job.dst = static_cast<std::uint8_t*>(out.data);
 }
 
 }  // namespace
 
-nb::object point(nb::handle src, nb::handle program, nb::handle luts, nb::handle order, double low,
-                 double high, nb::handle out) {
+nb::object point(nb::handle src, nb::handle program, nb::handle luts, nb::handle order,
+                 nb::handle low, nb::handle high, nb::handle out) {
     PointCall call = point_call(src, program, luts, order, low, high, false);
     nb::object result = out_or_new(out, call.out_shape, "uint8");
     const Array o = checked(result, "out", true, kU8, 4, false);
     attach_out(call, o);
-    if (call.job.n * call.job.h * call.job.w > 0) {
+    if (o.empty()) return result;
+    {
         nb::gil_scoped_release unlocked;
         point_cpu(call.job);
     }
     return result;
 }
 
-void point_cuda(nb::handle src, nb::handle program, nb::handle luts, nb::handle order, double low,
-                double high, nb::handle out, std::uintptr_t stream) {
+void point_cuda(nb::handle src, nb::handle program, nb::handle luts, nb::handle order,
+                nb::handle low, nb::handle high, nb::handle out, std::uintptr_t stream) {
 #if defined(IMGGEN_WITH_CUDA)
     PointCall call = point_call(src, program, luts, order, low, high, true);
     const Array o = checked(out, "out", true, kU8, 4, true);
     attach_out(call, o);
-    require_cuda_device();
-    imggen::point_cuda(call.job, device_of(call.src, o), stream);
+    const int device = device_of(call.src, o);
+    if (o.empty()) return;
+    std::vector<const Array*> device_arrays = {&call.src, &o};
+    for (const Array& t : call.tables) device_arrays.push_back(&t);
+    require_cuda_device(device_arrays);
+    imggen::point_cuda(call.job, device, stream);
 #else
     (void)src, (void)program, (void)luts, (void)order, (void)low, (void)high, (void)out;
     (void)stream;

@@ -1,15 +1,18 @@
 // The CPU loop of point (math in imggen/point.h; loop helpers in cpu_loop.h).
 //
-// The pass keeps one row of float R, G and B per thread: the load, each op of the program and
-// the store run over that row in turn. The row stays in L1, so the whole chain is one pass over
-// memory, and each op's loop is a plain loop over x that GCC vectorises (the per-op switch is
-// hoisted out of it). The row functions are cloned for x86-64-v4 / v3 / baseline.
+// The pass keeps one tile of a row (at most kCpuTile pixels) as float R, G and B per thread, in
+// a buffer on the thread's stack: the load, each op of the program and the store run over that
+// tile in turn. The tile stays in L1, so the whole chain is one pass over memory, and each op's
+// loop is a plain loop over x that GCC vectorises (the per-op switch is hoisted out of it).
+// Every pixel goes through the same float operations whatever the tiling, so results do not
+// depend on it; memory does not grow with the row length, and nothing is allocated inside the
+// parallel region. The row functions are cloned for x86-64-v4 / v3 / baseline.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "cpu_loop.h"
+#include "imggen/limits.h"
 #include "imggen/point.h"
 
 namespace imggen {
@@ -40,15 +43,15 @@ inline __attribute__((always_inline)) void load_planar(const T* __restrict src,
     }
 }
 
+// Pixels x0 .. x0 + w - 1 of row `row` (an (image, y) pair) into r, g, b.
 IMGGEN_SIMD_CLONES
-void load_row(const PointJob& job, std::int64_t row, float* __restrict r, float* __restrict g,
-              float* __restrict b) {
-    const std::int64_t w = job.w;
+void load_row(const PointJob& job, std::int64_t row, std::int64_t x0, std::int64_t w,
+              float* __restrict r, float* __restrict g, float* __restrict b) {
     const std::int64_t n = row / job.h;
     const std::int64_t y = row - n * job.h;
     if (job.source == PointSource::u8_nhwc) {
-        const auto* src = static_cast<const std::uint8_t*>(job.src) + row * w * job.src_stride;
         const int step = job.src_stride;
+        const auto* src = static_cast<const std::uint8_t*>(job.src) + (row * job.w + x0) * step;
         const int gc = job.src_channels == 1 ? 0 : 1, bc = job.src_channels == 1 ? 0 : 2;
         for (std::int64_t x = 0; x < w; ++x) {
             r[x] = static_cast<float>(src[x * step]) * job.scale + job.offset;
@@ -57,8 +60,8 @@ void load_row(const PointJob& job, std::int64_t row, float* __restrict r, float*
         }
         return;
     }
-    const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(job.h * w);
-    const std::ptrdiff_t off = (n * job.src_channels * job.h + y) * w;
+    const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(job.h * job.w);
+    const std::ptrdiff_t off = (n * job.src_channels * job.h + y) * job.w + x0;
     if (job.source == PointSource::f32_nchw)
         load_planar(static_cast<const float*>(job.src) + off, plane, job.src_channels, w, job.scale,
                     job.offset, r, g, b);
@@ -129,23 +132,29 @@ void store_row(Layout layout, std::int64_t w, const float* __restrict r, const f
 void point_cpu(const PointJob& job) {
     const std::int64_t rows = job.n * job.h;
     const std::int64_t w = job.w;
+    if (rows == 0 || w == 0) return;
     const int cout = output_channels(job.layout);
+    const std::int64_t tiles = (w + kCpuTile - 1) / kCpuTile;  // per row
+    const std::int64_t segments = rows * tiles;
     const bool parallel = rows * w * 3 >= kParallelMinValues;
 #if defined(_OPENMP)
 #pragma omp parallel if (parallel)
 #endif
     {
-        std::vector<float> buf(static_cast<std::size_t>(3 * w));
-        float* r = buf.data();
-        float* g = r + w;
-        float* b = g + w;
+        alignas(64) float buf[3 * kCpuTile];  // this thread's tile: on its stack, not the heap
+        float* r = buf;
+        float* g = r + kCpuTile;
+        float* b = g + kCpuTile;
 #if defined(_OPENMP)
 #pragma omp for schedule(dynamic, 8)
 #endif
-        for (std::int64_t row = 0; row < rows; ++row) {
-            load_row(job, row, r, g, b);
-            ops_row(job.ops, job.n_ops, job.luts, w, r, g, b);
-            store_row(job.layout, w, r, g, b, job.dst + row * w * cout);
+        for (std::int64_t s = 0; s < segments; ++s) {
+            const std::int64_t row = s / tiles;
+            const std::int64_t x0 = (s - row * tiles) * kCpuTile;
+            const std::int64_t len = std::min(kCpuTile, w - x0);
+            load_row(job, row, x0, len, r, g, b);
+            ops_row(job.ops, job.n_ops, job.luts, len, r, g, b);
+            store_row(job.layout, len, r, g, b, job.dst + (row * w + x0) * cout);
         }
     }
     (void)parallel;

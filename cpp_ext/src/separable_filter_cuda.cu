@@ -20,8 +20,8 @@ __global__ void filter_h_kernel(FilterJob job) {
         const std::int64_t row = i / per_row;
         const std::int64_t rest = i - row * per_row;
         const std::int64_t x = rest / c;
-        job.tmp[i] = taps_h(job.x, x, job.src + row * job.w * c, job.channels,
-                            static_cast<int>(rest - x * c));
+        job.tmp[i] = taps_h<true>(job.x, x, job.src + row * job.w * c, job.channels,
+                                  static_cast<int>(rest - x * c));
     }
 }
 
@@ -36,7 +36,7 @@ __global__ void filter_v_kernel(FilterJob job) {
         const std::int64_t y = rest / per_row;
         const std::int64_t xc = rest - y * per_row;
         const float* column = job.tmp + n * job.h * per_row + xc;
-        job.dst[i] = round_u8(taps_v(job.y, y, column, per_row));
+        job.dst[i] = round_u8(taps_v<true>(job.y, y, column, per_row));
     }
 }
 

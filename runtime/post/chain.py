@@ -5,6 +5,12 @@ one it also absorbs denormalisation and quantisation: generator output -> colour
 a single pass. Stencils (blur, sharpen, resize) run as their own passes on scratch buffers the
 chain keeps per thread and reuses from call to call. A mask op computes a region; ops marked
 `@fg` / `@bg` run on the whole frame and are then blended in by the mask.
+
+Every parameter is checked where the op is made (finite, and in the float32 range the extension
+computes in); a chain is checked when it is built (at most 16 colour ops, 4 of them LUTs, fuse
+into one pass). Empty input (no frames, or frames of 0 rows or columns) gives empty output of
+the right shape without calling any op, except that a resize has nothing to resample in a frame
+of 0 pixels (one ImggenError).
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ from numpy.typing import NDArray
 from ..errors import ImggenError
 from ..postprocess import _postproc, denormalize
 from .filters import gaussian_taps, resize_kind, resize_taps
-from .ops import PROGRAM_COLUMNS, Alpha, Blur, Mask, Op, PointOp, Region, Resize, Sharpen
+from .ops import PROGRAM_COLUMNS, Alpha, Blur, Lut, Mask, Op, PointOp, Region, Resize, Sharpen
 from .segment import masks_for
 
 Frames = NDArray[np.uint8]
+
+# What one fused pass holds (cpp_ext/include/imggen/limits.h: kMaxPointOps, kMaxLuts).
+MAX_FUSED_OPS = 16
+MAX_FUSED_LUTS = 4
 
 
 class _PointStep:
@@ -104,12 +114,16 @@ class PostChain:
     def run(self, images: NDArray[Any], low: float, high: float, order: str = "rgb") -> Frames:
         """Generator output -> post-processed uint8 frames."""
         work = _work_order(order)
+        if not isinstance(images, np.ndarray):  # nested lists read as float32, as denormalize does
+            images = np.asarray(images)
+            images = images.astype(np.float32) if images.dtype == np.float64 else images
+        images = _contiguous(images)
         steps = self._steps
         first = steps[0] if steps else None
         if isinstance(first, _PointStep) and first.region == "all":
             only = len(steps) == 1
             frames: Frames = _postproc.point(
-                _contiguous(images), first.program, first.luts, order if only else work, low, high
+                images, first.program, first.luts, order if only else work, low, high
             )
             if only:
                 return frames
@@ -135,6 +149,8 @@ class PostChain:
         return self._run_steps(self._steps, _contiguous(frames), work, order)
 
     def _run_steps(self, steps: Sequence[_Step], frames: Frames, work: str, order: str) -> Frames:
+        if frames.size == 0:
+            return _empty_result(steps, frames.shape)
         mask: Frames | None = None
         layout = work  # the channel order `frames` is in now
         for i, step in enumerate(steps):
@@ -200,6 +216,12 @@ def _compile(ops: Sequence[Op]) -> list[_Step]:
     steps: list[_Step] = []
     has_mask = False
     for i, op in enumerate(ops):
+        if not isinstance(op, PointOp | Blur | Sharpen | Resize | Mask | Alpha):
+            raise ImggenError(f"not a post-process op: {op!r:.80}")
+        if op.region not in ("all", "fg", "bg"):
+            raise ImggenError(
+                f"{type(op).__name__}: region must be all, fg or bg; got {op.region!r}"
+            )
         if isinstance(op, Alpha) and i != len(ops) - 1:
             raise ImggenError("alpha must be the last op of a chain")
         if op.region != "all" and not has_mask and not isinstance(op, Alpha | Mask):
@@ -212,7 +234,15 @@ def _compile(ops: Sequence[Op]) -> list[_Step]:
         elif isinstance(op, PointOp):
             prev = steps[-1] if steps else None
             if isinstance(prev, _PointStep) and prev.region == op.region:
-                steps[-1] = _PointStep((*prev.ops, op), op.region)
+                fused = (*prev.ops, op)
+                luts = sum(isinstance(o, Lut) for o in fused)
+                if len(fused) > MAX_FUSED_OPS or luts > MAX_FUSED_LUTS:
+                    raise ImggenError(
+                        f"{len(fused)} colour ops ({luts} LUTs) in a row: at most "
+                        f"{MAX_FUSED_OPS} fuse into one pass, {MAX_FUSED_LUTS} of them LUTs "
+                        "(combine some, e.g. exposures into one)"
+                    )
+                steps[-1] = _PointStep(fused, op.region)
             else:
                 steps.append(_PointStep((op,), op.region))
         elif isinstance(op, Blur | Sharpen | Resize):
@@ -229,7 +259,26 @@ def _work_order(order: str) -> str:
 
 
 def _contiguous(a: NDArray[Any]) -> NDArray[Any]:
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    """C-contiguous and aligned, as the extension takes arrays (a copy only when needed)."""
+    if a.flags.c_contiguous and a.flags.aligned:
+        return a
+    return np.require(a, requirements=("C", "A"))
+
+
+def _empty_result(steps: Sequence[_Step], shape: tuple[int, ...]) -> Frames:
+    """What the steps make of empty (N, H, W, C) frames, in the working layout: no op runs."""
+    n, h, w, c = shape
+    for step in steps:
+        if isinstance(step, _StencilStep) and isinstance(step.op, Resize):
+            if n > 0 and (h == 0 or w == 0):
+                raise ImggenError(
+                    f"resize to {step.op.width}x{step.op.height}: frames of {w}x{h} pixels "
+                    "have nothing to resample"
+                )
+            h, w = step.op.height, step.op.width
+        elif isinstance(step, Alpha):
+            c += 1
+    return np.zeros((n, h, w, c), np.uint8)
 
 
 def _region_mask(mask: Frames | None, region: Region) -> Frames:

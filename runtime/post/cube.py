@@ -8,6 +8,7 @@ the file and line.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,8 +17,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ImggenError
+from ..text_files import clip, read_text_file
 
 MAX_SIZE = 256
+# A 256-point cube is 16.8 M lines of three numbers: ~500 MB of text at most.
+MAX_CUBE_BYTES = 512 * 2**20
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Looks shipped with the package, loadable by name: lut=teal-orange (tools/make_looks.py).
 LOOKS_DIR = Path(__file__).parent / "looks"
 
@@ -57,12 +62,7 @@ def read_cube(path: str | Path) -> CubeLut:
     shipped = LOOKS_DIR / f"{path.name}.cube"
     if not path.exists() and path.suffix == "" and path.parent == Path(".") and shipped.is_file():
         path = shipped
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ImggenError(f"LUT file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ImggenError(f"cannot read LUT file {path}: {e}") from None
+    text = read_text_file(path, MAX_CUBE_BYTES, "LUT file", encoding="utf-8-sig")
     return parse_cube(text, str(path))
 
 
@@ -91,7 +91,7 @@ def parse_cube(text: str, name: str = "<cube>") -> CubeLut:
                 try:
                     size = int(rest)
                 except ValueError:
-                    raise error(number, f"LUT_3D_SIZE needs an integer; got {rest!r}") from None
+                    raise error(number, f"LUT_3D_SIZE needs an integer; got {clip(rest)}") from None
                 if not 2 <= size <= MAX_SIZE:
                     raise error(number, f"LUT_3D_SIZE must be 2..{MAX_SIZE}; got {size}")
             elif keyword in domain:
@@ -115,7 +115,7 @@ def parse_cube(text: str, name: str = "<cube>") -> CubeLut:
             f"LUT_3D_SIZE {size} needs {expected} table lines; the file has {len(values)}",
         )
     lo, hi = domain["DOMAIN_MIN"], domain["DOMAIN_MAX"]
-    if not all(a < b for a, b in zip(lo, hi, strict=True)):
+    if not all(np.float32(a) < np.float32(b) for a, b in zip(lo, hi, strict=True)):
         raise ImggenError(f"{name}: DOMAIN_MIN {lo} must be below DOMAIN_MAX {hi} per channel")
     table = np.asarray(values, dtype=np.float32).reshape(size, size, size, 3)
     return CubeLut(np.ascontiguousarray(table), lo, hi, title, name)
@@ -136,9 +136,11 @@ def _three_numbers(text: str, where: str) -> tuple[float, float, float]:
             raise ValueError
         r, g, b = (float(p) for p in parts)
     except ValueError:
-        raise ImggenError(f"{where}: expected three numbers; got {text.strip()!r}") from None
-    if not all(np.isfinite((r, g, b))):
-        raise ImggenError(f"{where}: values must be finite; got {text.strip()!r}")
+        raise ImggenError(f"{where}: expected three numbers; got {clip(text.strip())}") from None
+    # Checked in float32, the type the table and the extension hold (1e300 is finite in
+    # float64 only).
+    if not all(math.isfinite(v) and abs(v) <= _FLOAT32_MAX for v in (r, g, b)):
+        raise ImggenError(f"{where}: values must be finite (in float32); got {clip(text.strip())}")
     return r, g, b
 
 

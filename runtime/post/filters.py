@@ -14,9 +14,22 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import ImggenError
+
 Taps = tuple[NDArray[np.int32], NDArray[np.float32]]
 
 LANCZOS_A = 4  # lobes, as OpenCV's INTER_LANCZOS4: 8 taps when enlarging
+# A budget for one axis's table (rows x taps): building it takes about 20 bytes per entry in
+# numpy, so a frame axis absurdly long for its filter is one error, not gigabytes of tables.
+MAX_TAP_ENTRIES = 1 << 26
+
+
+def _check_budget(what: str, rows: int, taps: int) -> None:
+    if rows * taps > MAX_TAP_ENTRIES:
+        raise ImggenError(
+            f"{what}: a tap table of {rows} x {taps} entries is over the budget of "
+            f"{MAX_TAP_ENTRIES} (a frame axis of {rows} pixels is too long for this filter)"
+        )
 
 
 def gaussian_kernel_size(sigma: float) -> int:
@@ -36,6 +49,7 @@ def _reflect101(i: NDArray[np.int64], n: int) -> NDArray[np.int64]:
 def gaussian_taps(length: int, sigma: float) -> Taps:
     """Same-size Gaussian blur along an axis of `length` pixels."""
     radius = gaussian_kernel_size(sigma) // 2
+    _check_budget(f"blur sigma {sigma:g}", length, 2 * radius + 1)
     offsets = np.arange(-radius, radius + 1)
     kernel = np.exp(-(offsets.astype(np.float64) ** 2) / (2 * sigma * sigma))
     kernel /= kernel.sum()
@@ -47,7 +61,15 @@ def gaussian_taps(length: int, sigma: float) -> Taps:
 @lru_cache(maxsize=64)
 def resize_taps(in_len: int, out_len: int, kind: str) -> Taps:
     """Resample an axis of in_len pixels to out_len with `kind` in bilinear, area, lanczos."""
+    if in_len < 1 or out_len < 1:
+        raise ImggenError(f"resize from {in_len} to {out_len} pixels: both must be at least 1")
     scale = in_len / out_len
+    taps = {
+        "area": math.ceil(scale) + 1,
+        "bilinear": 2,
+        "lanczos": 2 * math.ceil(LANCZOS_A * max(1.0, scale)),
+    }.get(kind, 1)
+    _check_budget(f"resize {in_len} -> {out_len} ({kind})", out_len, taps)
     centres = (np.arange(out_len) + 0.5) * scale - 0.5  # output centres in source coordinates
     if kind == "area":
         return _area_taps(in_len, out_len, scale)

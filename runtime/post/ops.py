@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ImggenError
-from .cube import CubeLut, read_cube
+from .cube import MAX_SIZE, CubeLut, read_cube
 
 # Program row layout (imggen/point.h): kind, LUT index, 12 parameters.
 PROGRAM_COLUMNS = 14
@@ -37,10 +37,38 @@ def _row(kind: str, *params: float, lut: int = 0) -> NDArray[np.float32]:
     return row
 
 
+# The extension computes in float32: a parameter is checked in that type, so 1e300 (finite
+# in float64, inf in float32) is refused here, not turned into inf in the program.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _finite(name: str, value: float) -> float:
-    if not math.isfinite(value):
-        raise ImggenError(f"{name} must be a finite number; got {value}")
-    return float(value)
+    """value as a float that is finite in float32, or ImggenError."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ImggenError(f"{name} must be a number; got {value!r}") from None
+    if not (math.isfinite(number) and abs(number) <= FLOAT32_MAX):
+        raise ImggenError(f"{name} must be a finite number (in float32); got {number:g}")
+    return number
+
+
+def _as_float(op: object, attr: str, name: str) -> float:
+    """op.attr as a Python float (stored back on the frozen op), or ImggenError when it is not
+    a number; the range is each op's to check."""
+    value = getattr(op, attr)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        text = repr(value)
+        raise ImggenError(f"{name} must be a number; got {text[:60]}") from None
+    object.__setattr__(op, attr, number)
+    return number
+
+
+def _f32(value: float) -> float:
+    """value rounded to float32 (what the program row holds)."""
+    return float(np.float32(value))
 
 
 @dataclass(frozen=True)
@@ -68,7 +96,10 @@ class Exposure(PointOp):
     stops: float
 
     def __post_init__(self) -> None:
-        _finite("exposure", self.stops)
+        _finite("exposure", _as_float(self, "stops", "exposure"))
+        # The gain 2^stops must be a finite, non-zero float32.
+        if not -126 <= self.stops <= 127:
+            raise ImggenError(f"exposure must be in -126..127 stops; got {self.stops:g}")
 
     def row(self, lut_index: int) -> NDArray[np.float32]:
         g = 2.0**self.stops
@@ -82,7 +113,7 @@ class Brightness(PointOp):
     offset: float
 
     def __post_init__(self) -> None:
-        _finite("brightness", self.offset)
+        _finite("brightness", _as_float(self, "offset", "brightness"))
 
     def row(self, lut_index: int) -> NDArray[np.float32]:
         return _row("add", self.offset, self.offset, self.offset)
@@ -96,8 +127,8 @@ class Contrast(PointOp):
     pivot: float = 0.5
 
     def __post_init__(self) -> None:
-        _finite("contrast", self.amount)
-        _finite("contrast pivot", self.pivot)
+        _finite("contrast", _as_float(self, "amount", "contrast"))
+        _finite("contrast pivot", _as_float(self, "pivot", "contrast pivot"))
 
     def row(self, lut_index: int) -> NDArray[np.float32]:
         return _row("contrast", self.amount, self.pivot)
@@ -110,7 +141,7 @@ class Saturation(PointOp):
     amount: float
 
     def __post_init__(self) -> None:
-        _finite("saturation", self.amount)
+        _finite("saturation", _as_float(self, "amount", "saturation"))
 
     def row(self, lut_index: int) -> NDArray[np.float32]:
         return _row("saturation", self.amount)
@@ -123,8 +154,16 @@ class Gamma(PointOp):
     gamma: float
 
     def __post_init__(self) -> None:
+        _as_float(self, "gamma", "gamma")
         if not (math.isfinite(self.gamma) and self.gamma > 0):
             raise ImggenError(f"gamma must be a positive number; got {self.gamma}")
+        # Its reciprocal, the exponent the program holds, must be finite and non-zero in
+        # float32.
+        if not 1 / FLOAT32_MAX <= self.gamma <= FLOAT32_MAX or _f32(1.0 / self.gamma) == 0:
+            raise ImggenError(
+                f"gamma must be between {1 / FLOAT32_MAX:.3g} and {FLOAT32_MAX:.3g} (its "
+                f"reciprocal is a float32); got {self.gamma:g}"
+            )
 
     def row(self, lut_index: int) -> NDArray[np.float32]:
         return _row("gamma", 1.0 / self.gamma)
@@ -139,9 +178,11 @@ class Gains(PointOp):
     b: float
 
     def __post_init__(self) -> None:
-        for name, v in zip("rgb", (self.r, self.g, self.b), strict=True):
+        for name in "rgb":
+            v = _as_float(self, name, f"white-balance gain {name}")
             if not (math.isfinite(v) and v >= 0):
                 raise ImggenError(f"white-balance gain {name} must be >= 0; got {v}")
+            _finite(f"white-balance gain {name}", v)
 
     @property
     def makes_colour(self) -> bool:
@@ -202,8 +243,15 @@ class ColorMatrix(PointOp):
     values: tuple[float, ...]
 
     def __post_init__(self) -> None:
+        try:
+            values = tuple(float(v) for v in self.values)
+        except (TypeError, ValueError, OverflowError):
+            raise ImggenError(f"matrix needs 9 finite numbers; got {self.values!r:.60}") from None
+        object.__setattr__(self, "values", values)
         if len(self.values) != 9 or not all(math.isfinite(v) for v in self.values):
             raise ImggenError(f"matrix needs 9 finite numbers; got {len(self.values)}")
+        for v in self.values:
+            _finite("matrix value", v)
 
     @property
     def makes_colour(self) -> bool:
@@ -221,6 +269,43 @@ class Lut(PointOp):
     cube: CubeLut
     interpolation: Literal["tetrahedral", "trilinear"] = "tetrahedral"
 
+    def __post_init__(self) -> None:
+        if self.interpolation not in ("tetrahedral", "trilinear"):
+            raise ImggenError(
+                f"LUT interpolation must be tetrahedral or trilinear; got {self.interpolation!r}"
+            )
+        table = np.asarray(self.cube.table)
+        n = table.shape[0] if table.ndim == 4 else 0
+        if table.shape != (n, n, n, 3) or not 2 <= n <= MAX_SIZE:
+            raise ImggenError(
+                f"a LUT table must be (N, N, N, 3) with N in 2..{MAX_SIZE}; got {table.shape}"
+            )
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = bool(np.isfinite(np.asarray(table, np.float32)).all())
+        if not finite:
+            name = self.cube.source or self.cube.title or "table"
+            raise ImggenError(f"LUT {name}: values must be finite")
+        # The lattice mapping in float32, as the program row holds it (row()).
+        for lo, scale in zip(self.cube.domain_min, self.lattice_scale, strict=True):
+            _finite("LUT DOMAIN_MIN", lo)
+            if not (math.isfinite(scale) and scale > 0 and _f32(scale) > 0):
+                raise ImggenError(
+                    f"LUT domain must have DOMAIN_MIN < DOMAIN_MAX in float32, with "
+                    f"(N - 1) / (max - min) finite; got {self.cube.domain_min} .. "
+                    f"{self.cube.domain_max}"
+                )
+
+    @property
+    def lattice_scale(self) -> tuple[float, float, float]:
+        """(N - 1) / (max - min) per channel, in float32 (a float32 inf when the domain is too
+        narrow)."""
+        n = self.cube.size
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            lo = np.asarray(self.cube.domain_min, np.float64)
+            hi = np.asarray(self.cube.domain_max, np.float64)
+            scale = ((n - 1) / (hi - lo)).astype(np.float32)
+        return (float(scale[0]), float(scale[1]), float(scale[2]))
+
     @classmethod
     def from_file(
         cls, path: str | Path, interpolation: str = "tetrahedral", region: Region = "all"
@@ -236,11 +321,8 @@ class Lut(PointOp):
         return True
 
     def row(self, lut_index: int) -> NDArray[np.float32]:
-        lo, hi = self.cube.domain_min, self.cube.domain_max
-        n = self.cube.size
-        scale = [(n - 1) / (h - lo_) for lo_, h in zip(lo, hi, strict=True)]
         tetra = 1.0 if self.interpolation == "tetrahedral" else 0.0
-        return _row("lut3d", *lo, *scale, tetra, lut=lut_index)
+        return _row("lut3d", *self.cube.domain_min, *self.lattice_scale, tetra, lut=lut_index)
 
     def table(self) -> NDArray[np.float32]:
         """The table as the extension takes it: (N, N, N, 4), each entry padded to 16 bytes."""
@@ -258,6 +340,7 @@ class Blur:
     region: Region = field(default="all", kw_only=True)
 
     def __post_init__(self) -> None:
+        _as_float(self, "sigma", "blur sigma")
         if not (math.isfinite(self.sigma) and 0 < self.sigma <= 64):
             raise ImggenError(f"blur sigma must be in (0, 64] pixels; got {self.sigma}")
 
@@ -273,6 +356,9 @@ class Sharpen:
     region: Region = field(default="all", kw_only=True)
 
     def __post_init__(self) -> None:
+        _as_float(self, "amount", "sharpen amount")
+        _as_float(self, "radius", "sharpen radius")
+        _as_float(self, "threshold", "sharpen threshold")
         if not (math.isfinite(self.amount) and 0 <= self.amount <= 20):
             raise ImggenError(f"sharpen amount must be in [0, 20]; got {self.amount}")
         if not (math.isfinite(self.radius) and 0 < self.radius <= 64):
@@ -295,6 +381,10 @@ class Resize:
     region: Region = field(default="all", kw_only=True)
 
     def __post_init__(self) -> None:
+        if not all(isinstance(v, int | np.integer) for v in (self.width, self.height)):
+            raise ImggenError(
+                f"resize size must be whole numbers; got {self.width!r}x{self.height!r}"
+            )
         if not (1 <= self.width <= 16384 and 1 <= self.height <= 16384):
             raise ImggenError(f"resize size must be 1..16384 each; got {self.width}x{self.height}")
         if self.filter not in ("auto", "bilinear", "area", "lanczos"):
@@ -326,8 +416,9 @@ class Mask:
     def __post_init__(self) -> None:
         if self.method not in ("otsu", "otsu-dark", "kmeans"):
             raise ImggenError(f"mask method must be otsu, otsu-dark or kmeans; got {self.method!r}")
-        if not 2 <= self.k <= 16:
+        if not (isinstance(self.k, int | np.integer) and 2 <= self.k <= 16):
             raise ImggenError(f"kmeans k must be in 2..16; got {self.k}")
+        _as_float(self, "min_area", "mask min_area")
         if not 0 <= self.min_area < 1:
             raise ImggenError(f"mask min_area must be a fraction in [0, 1); got {self.min_area}")
 

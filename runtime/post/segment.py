@@ -2,7 +2,11 @@
 ops to a region.
 
 The Otsu mask (luma, histogram, threshold, mask) runs in the extension, on the CPU or on CUDA
-device arrays, and equals OpenCV's THRESH_OTSU bit for bit. The data-dependent rest, dropping
+device arrays. Its luma is OpenCV's (cvtColor RGB2GRAY, 15-bit fixed point) and its threshold
+OpenCV's own C++ (THRESH_OTSU: first maximum of the between-class variance, in double), so the
+mask equals OpenCV's bit for bit; OpenCV builds with Intel IPP (the x86-64 wheels) compute the
+threshold in IPP, which can break an exact tie of the variance the other way (the README says
+how often). Empty frames give empty masks. The data-dependent rest, dropping
 small connected components and k-means colour groups, uses OpenCV on the CPU, where a library
 tuned for decades beats a kernel of our own. The masked blend that applies a mask runs in the
 extension too.
@@ -23,12 +27,14 @@ def otsu_mask(
 ) -> NDArray[np.uint8]:
     """Foreground of one (H, W, C) RGB or gray frame: luma above Otsu's threshold (below it for
     `dark`), keeping only connected components (8-connected) of at least min_area of the frame."""
-    frames = np.ascontiguousarray(frame.reshape(1, frame.shape[0], frame.shape[1], -1))
+    if frame.ndim not in (2, 3):
+        raise ImggenError(f"frame must be (H, W) or (H, W, C); got shape {frame.shape}")
+    frames = np.ascontiguousarray((frame if frame.ndim == 3 else frame[..., None])[None])
     return _keep_large_components(_postproc.otsu_masks(frames, dark)[0], min_area)
 
 
 def _keep_large_components(mask: NDArray[np.uint8], min_area: float) -> NDArray[np.uint8]:
-    if min_area <= 0:
+    if min_area <= 0 or mask.size == 0:  # OpenCV asserts on an empty image
         return mask
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     keep = np.zeros(count, np.uint8)
@@ -62,6 +68,8 @@ def masks_for(
     """(N, H, W) uint8 masks for (N, H, W, C) frames."""
     if frames.ndim != 4:
         raise ImggenError(f"frames must be (N, H, W, C); got shape {frames.shape}")
+    if frames.size == 0:
+        return np.zeros(frames.shape[:3], np.uint8)
     if method == "kmeans":
         return np.stack([kmeans_mask(frame, k) for frame in frames])
     masks = _postproc.otsu_masks(np.ascontiguousarray(frames), method == "otsu-dark")

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import ImggenError
+from ..text_files import read_text_file
 from .chain import PostChain
 from .ops import (
     Alpha,
@@ -45,17 +47,23 @@ from .ops import (
 
 
 def _num(value: Any, what: str) -> float:
+    """A parameter as a float (its range is the op's to check: ops.py, in float32)."""
     try:
         return float(value)
-    except (TypeError, ValueError):
-        raise ImggenError(f"{what} must be a number; got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ImggenError(f"{what} must be a number; got {_short(value)}") from None
 
 
 def _int(value: Any, what: str) -> int:
     number = _num(value, what)
-    if number != int(number):
-        raise ImggenError(f"{what} must be a whole number; got {value!r}")
+    if not math.isfinite(number) or number != int(number):
+        raise ImggenError(f"{what} must be a whole number; got {_short(value)}")
     return int(number)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _size(text: Any) -> tuple[int, int]:
@@ -179,15 +187,23 @@ BUILDERS: dict[str, Callable[..., Op]] = {
 LUT_NAMES = ("lut",)
 
 
+def _label(name: str) -> str:
+    """An op name as typed, quoted when it holds a character that would break the message's
+    one line (a newline in a chain string)."""
+    return name if name.isprintable() else repr(name)
+
+
 def _build(name: str, args: list[Any], kwargs: dict[str, Any], base: Path | None) -> Op:
     region = kwargs.get("region", "all")
     if region not in ("all", "fg", "bg"):
-        raise ImggenError(f"{name}: region must be fg or bg; got {region!r}")
+        raise ImggenError(f"{_label(name)}: region must be fg or bg; got {region!r}")
     if name in LUT_NAMES:
         path = kwargs.pop("path", args[0] if args else None)
         if path is None:
             raise ImggenError("lut needs a .cube file path")
         interp = kwargs.pop("interpolation", args[1] if len(args) > 1 else "tetrahedral")
+        if not str(path).isprintable():
+            raise ImggenError(f"lut: {str(path)!r} is not a file name")
         path = Path(str(path)).expanduser()
         if base is not None and not path.is_absolute():
             path = base / path
@@ -200,13 +216,15 @@ def _build(name: str, args: list[Any], kwargs: dict[str, Any], base: Path | None
         inspect.signature(builder).bind(*args, **kwargs)
     except TypeError:
         raise ImggenError(
-            f"{name}: wrong values {args or kwargs!r}; see imggen-rt postprocess --help"
+            f"{_label(name)}: wrong values {args or kwargs!r}; see imggen-rt postprocess --help"
         ) from None
     return builder(*args, **kwargs)
 
 
 def parse_post(spec: str) -> PostChain:
     """The CLI string form -> a PostChain (empty string: an empty chain)."""
+    if not isinstance(spec, str):
+        raise ImggenError(f"a post-process chain is a string; got {type(spec).__name__}")
     ops: list[Op] = []
     for item in (part.strip() for part in spec.split(",")):
         if not item:
@@ -227,10 +245,7 @@ def parse_post(spec: str) -> PostChain:
 def load_post_config(path: str | Path) -> PostChain:
     """A YAML or JSON chain file -> a PostChain."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ImggenError(f"cannot read post-process config {path}: {e.strerror}") from None
+    text = read_text_file(path, MAX_CONFIG_BYTES, "post-process config")
     data = _load_yaml_or_json(text, path)
     items = data.get("post") if isinstance(data, dict) else data
     if not isinstance(items, list):
@@ -253,15 +268,42 @@ def load_post_config(path: str | Path) -> PostChain:
     return PostChain(ops, path.name)
 
 
+MAX_CONFIG_BYTES = 1 << 20
+MAX_YAML_EVENTS = 20_000
+MAX_YAML_DEPTH = 32
+
+
+def _check_yaml_shape(events: Any, path: Path) -> None:
+    """A chain file is a short, shallow list: refuse aliases (a billion-laughs file expands a
+    few lines into gigabytes), deep nesting and huge documents before building any of it."""
+    import yaml
+
+    depth = 0
+    for count, event in enumerate(events, start=1):
+        if isinstance(event, yaml.AliasEvent):
+            raise ImggenError(f"{path}: YAML aliases (*name) are not allowed in a chain file")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise ImggenError(f"{path}: nested deeper than {MAX_YAML_DEPTH} levels")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        if count > MAX_YAML_EVENTS:
+            raise ImggenError(f"{path}: more than {MAX_YAML_EVENTS} YAML nodes in a chain file")
+
+
 def _load_yaml_or_json(text: str, path: Path) -> Any:
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise ImggenError(f"{path}: not valid JSON: {e}") from None
+        except RecursionError:
+            raise ImggenError(f"{path}: nested too deeply for a chain file") from None
     import yaml
 
     try:
+        _check_yaml_shape(yaml.parse(text), path)
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)

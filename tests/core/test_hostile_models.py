@@ -177,3 +177,57 @@ def test_an_image_header_past_the_pixel_limit_is_one_line(
     )
     assert "cannot read" in err and "huge.png" in err
     assert not list(out.glob("*"))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "laughs.yaml",
+            "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a]\n",
+            "aliases",
+        ),
+        ("deep.yaml", "post: " + "[" * 200 + "]" * 200 + "\n", "nested deeper than 32"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("latin1.yaml", "post:\n  - exposure: 0.3 # caf\xe9\n".encode("latin-1"), "not UTF-8"),
+        ("big.yaml", "# " + "x" * (2 << 20) + "\npost: []\n", "at most 1 MiB"),
+    ],
+)
+def test_hostile_chain_files_are_one_line(
+    name: str,
+    content: str | bytes,
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    err = cli_error(
+        ["generate", "-n", "1", "-o", str(tmp_path / "o"), "--post-config", str(path)], capsys
+    )
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("lut", "message"),
+    [
+        ("/dev/zero", "is not a regular file"),
+        ("tiny.cube", "DOMAIN_MIN < DOMAIN_MAX in float32"),
+        ("long.cube", "expected three numbers"),
+    ],
+)
+def test_hostile_cube_files_are_one_line(
+    lut: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tiny.cube").write_text(
+        "LUT_3D_SIZE 2\nDOMAIN_MAX 1e-40 1e-40 1e-40\n" + "0 0 0\n" * 8
+    )
+    (tmp_path / "long.cube").write_text("LUT_3D_SIZE 2\n" + "1 " * 5_000_000 + "\n" + "0 0 0\n" * 7)
+    path = lut if lut.startswith("/") else str(tmp_path / lut)
+    err = cli_error(
+        ["generate", "-n", "1", "-o", str(tmp_path / "o"), "--post", f"lut={path}"], capsys
+    )
+    assert message in err and len(err) < 400

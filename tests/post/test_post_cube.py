@@ -86,7 +86,7 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
         read_cube(tmp_path / "nope.cube")
     binary = tmp_path / "binary.cube"
     binary.write_bytes(b"\xff\xfe\x00\x80" * 10)
-    with pytest.raises(ImggenError, match="cannot read LUT file"):
+    with pytest.raises(ImggenError, match="is not UTF-8 text"):
         read_cube(binary)
 
 

@@ -169,7 +169,7 @@ def test_scaling_flags_make_a_config_ray_accepts() -> None:
         (["--replicas", "two"], "--replicas takes a count or 'auto'"),
         (["--min-replicas", "2"], "need --replicas auto"),
         (["--replicas", "auto", "--min-replicas", "3", "--max-replicas", "2"], "min replicas"),
-        (["--replica-cpus", "0"], "replica CPUs must be > 0"),
+        (["--replica-cpus", "0"], "replica CPUs must be in (0, 1024]"),
         (["-m", "missing.onnx"], "missing.onnx does not exist"),
     ],
 )

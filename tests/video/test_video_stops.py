@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from fractions import Fraction
@@ -25,6 +27,9 @@ from imggen_rt.video.sinks.raw_pipe import RawPipeSink
 from imggen_rt.video.sinks.video_file import VideoFileSink
 
 av = pytest.importorskip("av")
+
+OWN_PROCESS = "IMGGEN_TEST_OWN_PROCESS"
+
 
 SIZE = (16, 12)
 TOTAL = 14
@@ -85,6 +90,21 @@ def test_hard_stop_mid_write_resumes_to_the_uninterrupted_render(
 
 
 def test_ctrl_c_during_the_last_batch_finishes_the_render(tmp_path: Path) -> None:
+    # A signal is delivered to the whole process, and what other tests left in this one can
+    # meet it (after an in-process torch training run, a SIGINT here crashed the interpreter
+    # with SIGSEGV inside kill()): the test owns a fresh process.
+    if not os.environ.get(OWN_PROCESS):
+        env = {**os.environ, OWN_PROCESS: "1"}
+        test = f"{__file__}::test_ctrl_c_during_the_last_batch_finishes_the_render"
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+        return
     out, record = tmp_path / "out.mkv", tmp_path / "out.mkv.progress.json"
 
     def interrupted(start: int, stop: int) -> Iterator[np.ndarray]:

@@ -48,9 +48,12 @@ struct DenormParams {
 // False when [low, high] is not a usable range in float32 (not finite, empty, or so narrow
 // that the scale overflows).
 inline bool make_params(double low, double high, DenormParams* p) {
+    // Checked in double first: converting a double beyond float32's range is undefined.
+    const double max = 3.4028234663852886e38;  // FLT_MAX
+    if (!(std::fabs(low) <= max) || !(std::fabs(high) <= max)) return false;
     const float lo = static_cast<float>(low);
     const float hi = static_cast<float>(high);
-    if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi)) return false;
+    if (!(lo < hi)) return false;
     const float scale = 255.0f / (hi - lo);
     const float offset = 0.5f - lo * scale;
     if (!std::isfinite(scale) || !std::isfinite(offset)) return false;

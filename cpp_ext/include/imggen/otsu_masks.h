@@ -2,9 +2,14 @@
 //
 // The math and the entry points (conventions in imggen/pixel.h): the CPU loop
 // (src/otsu_masks_cpu.cpp) and the CUDA kernels (src/otsu_masks_cuda.cu) call these functions.
-// Luma and threshold follow OpenCV's definitions exactly (the fixed-point BT.601 of
-// COLOR_RGB2GRAY; Otsu's between-class variance in double, first maximum wins), so masks equal
-// cv2.threshold(..., THRESH_OTSU) bit for bit.
+// Luma and threshold follow OpenCV's definitions exactly: the 15-bit fixed-point BT.601 of
+// cvtColor(COLOR_RGB2GRAY) for 8-bit images, and getThreshVal_Otsu's between-class variance in
+// double over a 256-bin histogram, first maximum wins. Masks therefore equal
+// cv2.threshold(gray, 0, 255, THRESH_BINARY | THRESH_OTSU) bit for bit wherever OpenCV runs
+// that code. OpenCV builds with Intel IPP (the x86-64 opencv-python wheels) compute the
+// threshold in IPP instead: the same threshold wherever the maximum is unique, but exact ties
+// of the variance (e.g. three equally populated, equally spaced levels) may go to the later
+// candidate there.
 #pragma once
 
 #include <cstdint>
@@ -17,11 +22,12 @@ namespace imggen {
 // One bin per 8-bit luma level.
 constexpr int kHistBins = 256;
 
-// BT.601 luma in 14-bit fixed point, rounded: OpenCV's RGB -> gray for 8-bit images.
+// BT.601 luma in 15-bit fixed point, rounded: OpenCV's RGB -> gray for 8-bit images
+// (R2Y 9798, G2Y 19235, B2Y 3735; the weights sum to 2^15, so 255 maps to 255).
 IMGGEN_HD std::uint8_t luma_u8(const std::uint8_t* px, int channels) {
     if (channels < 3) return px[0];
-    const std::uint32_t y = px[0] * 4899u + px[1] * 9617u + px[2] * 1868u + 8192u;
-    return static_cast<std::uint8_t>(y >> 14);
+    const std::uint32_t y = px[0] * 9798u + px[1] * 19235u + px[2] * 3735u + 16384u;
+    return static_cast<std::uint8_t>(y >> 15);
 }
 
 // The threshold t that maximises the between-class variance of the histogram (classes
