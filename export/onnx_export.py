@@ -84,25 +84,7 @@ def export_generator(
         names = [LATENT_INPUT, CLASS_INPUT]
     else:
         args, dynamic, names = (z,), {"z": {0: batch}}, [LATENT_INPUT]
-    try:
-        with quiet_exporter():
-            program = torch.onnx.export(
-                wrapper,
-                args,
-                dynamo=True,
-                opset_version=opset,
-                input_names=names,
-                output_names=[OUTPUT_NAME],
-                dynamic_shapes=dynamic,
-                external_data=False,
-                verbose=False,
-            )
-    except Exception as e:
-        raise ImggenError(f"torch could not export the generator: {first_line(e)}") from None
-    assert program is not None
-    model = program.model_proto
-    strip_source_locations(model)
-    _name_batch_axes(model)
+    model = _dynamo_export(wrapper, args, names, dynamic, opset, "the generator")
     write_card(model, card)
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -119,6 +101,38 @@ def export_generator(
         )
     _save_atomic(model, output)
     return parity
+
+
+def _dynamo_export(
+    wrapper: nn.Module,
+    args: tuple[torch.Tensor, ...],
+    names: list[str],
+    dynamic: dict[str, Any],
+    opset: int,
+    what: str,
+) -> onnx.ModelProto:
+    """torch's dynamo exporter with a dynamic batch axis named 'batch' on every input and
+    output, and no source locations (they would carry the exporting machine's paths)."""
+    try:
+        with quiet_exporter():
+            program = torch.onnx.export(
+                wrapper,
+                args,
+                dynamo=True,
+                opset_version=opset,
+                input_names=names,
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=dynamic,
+                external_data=False,
+                verbose=False,
+            )
+    except Exception as e:
+        raise ImggenError(f"torch could not export {what}: {first_line(e)}") from None
+    assert program is not None
+    model = program.model_proto
+    strip_source_locations(model)
+    _name_batch_axes(model)
+    return model
 
 
 def export_fp16(fp32_path: Path, output: Path, card: ModelCard) -> ParityReport:
@@ -281,24 +295,9 @@ def export_module(
     try:
         with torch.no_grad():
             wrapper(*args)  # a module that cannot run on this latent fails here, in one line
-        with quiet_exporter():
-            program = torch.onnx.export(
-                wrapper,
-                args,
-                dynamo=True,
-                opset_version=opset,
-                input_names=names,
-                output_names=[OUTPUT_NAME],
-                dynamic_shapes=dynamic,
-                external_data=False,
-                verbose=False,
-            )
     except Exception as e:
-        raise ImggenError(f"torch could not run or export {spec}: {first_line(e)}") from None
-    assert program is not None
-    model = program.model_proto
-    strip_source_locations(model)
-    _name_batch_axes(model)
+        raise ImggenError(f"torch could not run {spec}: {first_line(e)}") from None
+    model = _dynamo_export(wrapper, args, names, dynamic, opset, spec)
     inferred, warnings_ = _contract_by_probe(model, contract, output)
     inferred.evidence.insert(0, f"latent shape {latent_shape}: {why_shape}")
     card = inferred.card
