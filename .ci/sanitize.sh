@@ -43,17 +43,7 @@ cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DIMGGEN_CUDA=OFF -DCMAKE_BUILD_TYPE=Re
 cmake --build "$BUILD" -j "$JOBS"
 
 step "stage runtime/ -> imggen_rt with the sanitized module"
-rm -rf "$STAGE" && mkdir -p "$STAGE/imggen_rt"
-shopt -s nullglob dotglob
-for entry in "$ROOT"/runtime/*; do
-    name="$(basename "$entry")"
-    case "$name" in __pycache__ | _postproc*.so) continue ;; esac
-    ln -s "$entry" "$STAGE/imggen_rt/$name"
-done
-ln -s "$ROOT/export" "$STAGE/imggen_rt/export"
-so="$(find "$BUILD" -name '_postproc*.so' | head -1)"
-[[ -n "$so" ]] || { echo "FAIL: no _postproc*.so under $BUILD"; exit 1; }
-cp "$so" "$STAGE/imggen_rt/"
+bash "$ROOT/tools/stage_imggen_rt.sh" "$BUILD" "$STAGE"
 # An editable install of imggen_rt puts its finder ahead of PYTHONPATH; drop it in this process.
 cat >"$STAGE/sitecustomize.py" <<'EOF'
 """Written by .ci/sanitize.sh: import imggen_rt from this folder, not an editable install."""

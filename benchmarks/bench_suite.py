@@ -27,6 +27,7 @@ SUITE_MODELS: dict[str, dict[str, Any]] = {
     "g256": {"resolution": 256, "channels": 3, "latent_dim": 128, "base_channels": 32},
 }
 CACHE = Path(__file__).resolve().parent / ".models"
+REPO = Path(__file__).resolve().parent.parent
 # imggen-rt (auto: the fastest gated engine; FP32 OpenVINO and ORT; each lower-precision engine)
 # and what a user would pick instead, FP32 and bf16.
 SUITE_BACKENDS = (
@@ -41,6 +42,18 @@ SUITE_BACKENDS = (
     "openvino-direct",
     "openvino-bf16-direct",
 )
+
+
+def without_machine_paths(value: Any) -> Any:
+    """The report with this checkout's location left out of every string (engine paths, skip
+    reasons): committed results name paths relative to the repository."""
+    if isinstance(value, str):
+        return value.replace(f"{REPO}/", "")
+    if isinstance(value, dict):
+        return {k: without_machine_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_machine_paths(v) for v in value]
+    return value
 
 
 def build_cpu_engines(model: Path) -> None:
@@ -133,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name in names
     ]
-    report = run_suite(configs, progress=True)
+    report = without_machine_paths(run_suite(configs, progress=True))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     write_outputs(
         report,

@@ -126,18 +126,7 @@ step_build() {
 }
 
 step_stage() {
-    shopt -s nullglob dotglob
-    rm -rf "$STAGE" && mkdir -p "$STAGE/imggen_rt" || return 1
-    local entry name so
-    for entry in "$ROOT"/runtime/*; do
-        name="$(basename "$entry")"
-        case "$name" in __pycache__ | _postproc*.so) continue ;; esac
-        ln -s "$entry" "$STAGE/imggen_rt/$name"
-    done
-    ln -s "$ROOT/export" "$STAGE/imggen_rt/export"
-    so="$(find "$BUILD" -name '_postproc*.so' | head -1)"
-    [[ -n "$so" ]] || { echo "FAIL: no _postproc*.so under $BUILD (did the build fail?)"; return 1; }
-    cp "$so" "$STAGE/imggen_rt/"
+    bash "$ROOT/tools/stage_imggen_rt.sh" "$BUILD" "$STAGE" || return 1
     PYTHONPATH="$STAGE" "$PY" - <<'EOF'
 import os, subprocess, sys
 import imggen_rt._postproc as m
