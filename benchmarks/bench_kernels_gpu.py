@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         "driver": cp.cuda.runtime.driverGetVersion(),
         "cupy": cp.__version__,
         "numpy": np.__version__,
-        "module": getattr(pp, "__file__", "?"),
+        "module": Path(getattr(pp, "__file__", "?")).name,  # no machine path in results
         "module_archs": pp.cuda_architectures(),
         "module_devices": pp.cuda_device_count(),
         "openmp_threads": pp.openmp_threads(),
