@@ -60,16 +60,20 @@ def add_contract_arguments(p: Any) -> None:
     )
 
 
+def class_names(text: str | None) -> tuple[str, ...] | None:
+    """--classes a,b,c -> ("a", "b", "c"); None when not given."""
+    if text is None:
+        return None
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
 def options_from_args(args: argparse.Namespace) -> Any:
     from ..importer import ImportOptions
 
-    names = None
-    if args.classes is not None:
-        names = tuple(n.strip() for n in args.classes.split(",") if n.strip())
     return ImportOptions(
         latent=args.latent,
         class_input=args.class_input,
-        class_names=names,
+        class_names=class_names(args.classes),
         noise=tuple(args.noise),
         scalars=tuple(args.scalar),
         output=args.output,

@@ -141,12 +141,10 @@ def _export_module(args: argparse.Namespace) -> int:
 
     from ..export.onnx_export import PARITY_TOLERANCE, export_fp16, export_module
     from ..importer import ImportOptions, describe
+    from .import_model import class_names
 
-    names = None
-    if args.classes is not None:
-        names = tuple(n.strip() for n in args.classes.split(",") if n.strip())
     contract = ImportOptions(
-        class_names=names,
+        class_names=class_names(args.classes),
         layout=args.layout,
         channel_order=args.channel_order,
         output_range=args.output_range,

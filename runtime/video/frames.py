@@ -23,16 +23,11 @@ if TYPE_CHECKING:
 
 
 def to_rgb(frames: np.ndarray) -> np.ndarray:
-    """Gray (and gray + alpha) frames become RGB (+ alpha): every sink takes colour frames."""
-    channels = frames.shape[-1]
-    if channels in (3, 4):
+    """Gray frames become RGB: every sink takes colour frames. (Gray + alpha is never made:
+    a chain that adds alpha makes RGBA, `generator.colour_frames`.)"""
+    if frames.shape[-1] in (3, 4):
         return frames
     n, h, w, _ = frames.shape
-    if channels == 2:
-        out = np.empty((n, h, w, 4), dtype=np.uint8)
-        out[..., :3] = frames[..., :1]
-        out[..., 3] = frames[..., 1]
-        return out
     out = np.empty((n, h, w, 3), dtype=np.uint8)
     for i in range(n):  # OpenCV's SIMD loop: ~10x a numpy broadcast into interleaved RGB
         cv2.cvtColor(frames[i, :, :, 0], cv2.COLOR_GRAY2RGB, dst=out[i])
