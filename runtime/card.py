@@ -23,6 +23,7 @@ PREFIX = "imggen."
 CARD_VERSION = "2"
 READS_VERSIONS = ("1", "2")
 FLOAT32_MAX = 3.4028234663852886e38  # the range is used in float32 by the post-process
+MAX_SIDE = 16384  # the largest frame side any part of the runtime makes (resize, video)
 LATENT_INPUT = "z"
 CLASS_INPUT = "class_id"
 
@@ -158,6 +159,10 @@ class ModelCard:
     def check_values(self, source: str = "model") -> None:
         if self.latent_dim < 1 or self.height < 1 or self.width < 1:
             raise ImggenError(f"{source}: model card sizes must be positive")
+        if max(self.height, self.width) > MAX_SIDE:
+            raise ImggenError(
+                f"{source}: model card size {self.height}x{self.width}; at most {MAX_SIDE} a side"
+            )
         if self.channels not in (1, 3):
             raise ImggenError(f"{source}: model card channels must be 1 or 3, got {self.channels}")
         low, high = self.output_range

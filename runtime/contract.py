@@ -31,6 +31,9 @@ FLOAT_TYPES = ("float32", "float16")
 INT_TYPES = ("int64", "int32")
 
 Shape = tuple[int | None, ...]  # None: the batch axis (or another dynamic axis)
+# Values per image an input may hold (256 MiB of float32): past it a graph is hostile or
+# broken, and drawing its feeds would exhaust memory before anything ran.
+MAX_INPUT_VALUES = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,11 @@ class InputSpec:
                 raise ImggenError(f"{where}: scalar range {self.low}..{self.high} is empty")
         if any(d is not None and d < 1 for d in self.shape):
             raise ImggenError(f"{where}: sizes must be >= 1, got {list(self.shape)}")
+        values = int(np.prod([d or 1 for d in self.shape[1:]], dtype=np.int64))
+        if values > MAX_INPUT_VALUES:
+            raise ImggenError(
+                f"{where}: {values} values per image; at most {MAX_INPUT_VALUES} are supported"
+            )
         if self.role in ("latent", "noise") and any(d is None for d in self.shape[1:]):
             raise ImggenError(f"{where}: {self.role} dims after the batch must be fixed")
         want = INT_TYPES + FLOAT_TYPES if self.role == "class" else FLOAT_TYPES

@@ -231,3 +231,24 @@ def test_hostile_cube_files_are_one_line(
         ["generate", "-n", "1", "-o", str(tmp_path / "o"), "--post", f"lut={path}"], capsys
     )
     assert message in err and len(err) < 400
+
+
+def test_hostile_sizes_are_refused_before_memory_is_touched(
+    tiny_rgb: TinyGenerator, tmp_path: Path
+) -> None:
+    from onnx import TensorProto, helper
+
+    from imggen_rt.importer import infer_contract
+
+    def huge_latent(model: onnx.ModelProto) -> None:
+        model.graph.input[0].CopyFrom(
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 2_000_000_000])
+        )
+        del model.metadata_props[:]
+
+    src = rewrite(tiny_rgb.path, tmp_path / "huge.onnx", huge_latent)
+    with pytest.raises(ImggenError, match=r"2000000000 values per image; at most 67108864"):
+        infer_contract(src)
+    card = dataclasses.replace(tiny_rgb.card, height=100_000)
+    with pytest.raises(ImggenError, match="at most 16384 a side"):
+        card.check_values()
