@@ -9,19 +9,24 @@ can run here, and it says why it skipped the others (`explain_auto`, logged at I
 
 On a CPU the rule is "OpenVINO when installed", and within it the lower-precision engine
 (`imggen-rt build --target openvino`) whose build measured the largest speed-up over FP32
-beside it, if any did; without one, FP32. The FP32 rule: side by side in one run on every
-model and
-batch of the suite (benchmarks/results/suite.md), on an AMD Zen4 and an Intel Xeon host, FP32
-OpenVINO with the latency hint ran the generators' transposed convolutions 1.1-1.4x faster
-than the tuned ONNX Runtime session; the one exception is a tiny model at batch 1 (the 32x32
-default: 0.41 vs 0.30 ms), where both are far below a millisecond: a rule, because that
-difference is large and stable while single timings on shared machines are not. A model
-OpenVINO cannot compile falls back to ONNX Runtime, reason logged.
+beside it, if any did; without one, FP32. When a caller lets it build (`create_backend(...,
+build=progress)`: the CLI does unless IMGGEN_RT_ENGINE_BUILD=never or --engine-build never) and
+the CPU runs bf16 in hardware, `auto` builds the bf16 engine on first use -- seconds for the
+bundled model -- gates and times it like `imggen-rt build`, and takes it when it measured
+faster; a refused build is remembered and not retried. INT8 is built only when asked for (NNCF
+calibration takes minutes and fails the gate more often). The FP32 rule: side by side in one
+run on every model and batch of the suite (benchmarks/results/suite.md), on an AMD Zen4 and an
+Intel Xeon host, FP32 OpenVINO with the latency hint ran the generators' transposed
+convolutions 1.1-1.4x faster than the tuned ONNX Runtime session; the one exception is a tiny
+model at batch 1 (the 32x32 default: 0.41 vs 0.30 ms), where both are far below a millisecond:
+a rule, because that difference is large and stable while single timings on shared machines are
+not. A model OpenVINO cannot compile falls back to ONNX Runtime, reason logged.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +54,10 @@ BACKEND_NAMES = (
 # measured equally fast; it takes one only if its build measured it faster than FP32.
 OPENVINO_ENGINE_PRECISIONS = ("bf16", "int8")
 AUTO_ORDER = ("trt", "ort-cuda", "openvino", "ort")
+# "never": `auto` only takes engines built ahead with `imggen-rt build`.
+ENGINE_BUILD_ENV = "IMGGEN_RT_ENGINE_BUILD"
+ENGINE_BUILD_POLICIES = ("first-use", "never")
+FIRST_USE_PRECISION = "bf16"
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +152,11 @@ def explain_auto(model: str | Path) -> BackendChoice:
         engine = fastest_openvino_engine(path)
         if engine is not None:
             return BackendChoice(engine[0], engine[1], choice.skipped)
+        from .backends.platform import cpu_supports
+
+        if engine_build_policy() == "first-use" and cpu_supports(FIRST_USE_PRECISION) is None:
+            note = "; no bf16 engine cached yet: generate, video and serve build it on first use"
+            return BackendChoice(choice.name, choice.reason + note, choice.skipped)
     return choice
 
 
@@ -182,10 +196,59 @@ def fastest_openvino_engine(model: Path) -> tuple[str, str] | None:
     return None if best is None else (best[1], best[2])
 
 
-def create_backend(name: str, model: str | Path, threads: int | None = None) -> Backend:
-    """A backend by name; `auto` picks the best one this machine can run."""
+def engine_build_policy() -> str:
+    """$IMGGEN_RT_ENGINE_BUILD: "first-use" (the default) or "never"."""
+    policy = os.environ.get(ENGINE_BUILD_ENV, "first-use").strip().lower() or "first-use"
+    if policy not in ENGINE_BUILD_POLICIES:
+        raise ImggenError(
+            f"{ENGINE_BUILD_ENV} must be one of {', '.join(ENGINE_BUILD_POLICIES)}, not {policy!r}"
+        )
+    return policy
+
+
+def first_use_engine(model: Path, progress: Callable[[str], None]) -> str | None:
+    """Build the bf16 OpenVINO engine for `model` on first use (this CPU runs bf16 in
+    hardware, none is cached, the gate did not refuse it before) and return the engine
+    backend `auto` should take now, or None to stay on FP32 (the reason logged)."""
+    from .backends.platform import cpu_supports
+    from .engines.pipeline import BuildSpec, RefusedBefore, build
+
+    unsupported = cpu_supports(FIRST_USE_PRECISION)
+    if unsupported:
+        log.info("backend auto: no engine built on first use (%s)", unsupported)
+        return None
+    spec = BuildSpec(model, "openvino", FIRST_USE_PRECISION, retry_refused=False)
+    try:
+        build(spec, progress)
+    except RefusedBefore as e:
+        log.info("backend auto: running FP32 OpenVINO (%s)", e)
+        return None
+    except ImggenError as e:
+        log.info("backend auto: running FP32 OpenVINO (%s)", e)
+        progress(f"not used, running FP32: {e}")
+        return None
+    engine = fastest_openvino_engine(model)
+    if engine is None:
+        progress("built, but not faster than FP32 on this CPU: running FP32")
+        return None
+    progress(f"using it: {engine[1]}")
+    return engine[0]
+
+
+def create_backend(
+    name: str,
+    model: str | Path,
+    threads: int | None = None,
+    build: Callable[[str], None] | None = None,
+) -> Backend:
+    """A backend by name; `auto` picks the best one this machine can run. With `build` (a
+    progress callback) `auto` may build the CPU's bf16 engine on first use."""
     if name == "auto":
         choice = explain_auto(model)
+        if choice.name == "openvino" and build is not None:
+            engine = first_use_engine(Path(model), build)
+            if engine is not None:
+                choice = explain_auto(model)
         log.info("backend auto -> %s", choice)
         name = choice.name
         if name.startswith("openvino"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -477,12 +477,14 @@ def load(
     backend: str = "auto",
     order: str = "rgb",
     threads: int | None = None,
+    build: Callable[[str], None] | None = None,
 ) -> ImageGenerator:
-    """Load a generator ONNX (the bundled default model when `model` is None)."""
+    """Load a generator ONNX (the bundled default model when `model` is None). With `build` (a
+    progress callback), `auto` may build this CPU's bf16 engine on first use."""
     path = Path(model) if model is not None else default_model_path()
     if not path.is_file():
         raise ImggenError(f"model file {path} does not exist")
-    gen = ImageGenerator(create_backend(backend, path, threads=threads), path, order)
+    gen = ImageGenerator(create_backend(backend, path, threads, build), path, order)
     try:
         gen.self_check()
     except BaseException:

@@ -23,7 +23,8 @@ NB_MODULE(_postproc, m) {
     // reaches the checks (checks.h) and comes back as one clear ValueError.
     m.def("denormalize", &imggen::py::denormalize, "src"_a.none(), "low"_a.none(), "high"_a.none(),
           "order"_a.none() = "rgb", "out"_a.none() = nb::none(),
-          "Map (N, C, H, W) float32/float16 values in [low, high] to (N, H, W, Cout) uint8.\n\n"
+          "Map (N, C, H, W) float32/float16/bfloat16 values in [low, high] to (N, H, W, Cout)\n"
+          "uint8. bfloat16: a DLPack bfloat16 array (torch) or a numpy ml_dtypes.bfloat16 one.\n\n"
           "C is 1 or 3 (source channels are RGB). order is 'rgb', 'bgr' or 'gray' (BT.601\n"
           "luma of the raw values); a 1-channel source is replicated for 'rgb'/'bgr'. Values\n"
           "round half up; NaN and values below low give 0, values above high give 255. src\n"
@@ -45,7 +46,7 @@ NB_MODULE(_postproc, m) {
           "order"_a.none() = "rgb", "low"_a.none() = -1.0, "high"_a.none() = 1.0,
           "out"_a.none() = nb::none(),
           "One fused pass: load -> pointwise program -> quantise, into (N, H, W, Cout) uint8.\n\n"
-          "src is float32/float16 (N, C, H, W) in [low, high] (generator output) or uint8\n"
+          "src is float32/float16/bfloat16 (N, C, H, W) in [low, high] (generator output) or uint8\n"
           "(N, H, W, C) frames (C 1, 3 or 4; alpha is not read). program is a float32 (ops, 14)\n"
           "array of rows (kind, LUT index, 12 parameters); luts is a list of float32\n"
           "(N, N, N, 4) tables in .cube order, each entry (r, g, b, padding), N in 2..256. Every\n"

@@ -141,6 +141,27 @@ Array from_ndarray(const NdArray& t) {
     return a;
 }
 
+// numpy has no bfloat16 of its own: ml_dtypes adds one (what OpenVINO's bf16 tensors come back
+// as), which neither the buffer protocol nor numpy's DLPack export can carry. Such an array is
+// read through a uint16 view of its bits and marked bfloat16 again.
+bool bfloat16_bits(nb::handle obj, Array* out) {
+    if (!nb::hasattr(obj, "dtype") || !nb::hasattr(obj, "view")) return false;
+    const nb::object dtype = obj.attr("dtype");
+    if (!nb::hasattr(dtype, "name") || !nb::hasattr(dtype, "itemsize")) return false;
+    nb::str dtype_name;
+    if (!nb::try_cast(dtype.attr("name"), dtype_name, false)) return false;
+    if (std::string(dtype_name.c_str()) != "bfloat16") return false;
+    nb::ndarray<nb::ro> bits;
+    try {
+        if (!nb::try_cast(obj.attr("view")("uint16"), bits, false)) return false;
+    } catch (const nb::python_error&) {
+        return false;  // not numpy's view(): reported as an unsupported dtype by the caller
+    }
+    *out = from_ndarray(bits);
+    out->dtype = dl::dtype{static_cast<std::uint8_t>(dl::dtype_code::Bfloat), 16, 1};
+    return true;
+}
+
 // Extents >= 0, and the product of the non-zero ones times the item size below
 // kMaxArrayBytes: every count formed from them later fits in int64.
 Array finish(Array a, const char* name) {
@@ -176,6 +197,10 @@ Array import_array(nb::handle obj, const char* name, bool writable, const char* 
     }
     if (nb::hasattr(obj, "__cuda_array_interface__"))
         return finish(from_cuda_array_interface(obj, name, writable), name);
+    if (!writable) {
+        Array a;
+        if (bfloat16_bits(obj, &a)) return finish(a, name);
+    }
     const std::string got = nb::inst_name(obj).c_str();
     if (nb::hasattr(obj, "dtype")) {  // an array type whose dtype DLPack cannot carry
         const nb::object dtype = obj.attr("dtype");

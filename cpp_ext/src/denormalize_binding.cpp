@@ -29,8 +29,9 @@ void check_src(const Array& a, bool cuda) {
     if (a.shape.size() != 4)
         fail("src must be 4-D (N, C, H, W); got " + std::to_string(a.shape.size()) + "-D shape " +
              shape_str(a.shape));
-    if (!is(a.dtype, dl::dtype_code::Float, 32) && !is(a.dtype, dl::dtype_code::Float, 16))
-        fail("src must be float32 or float16; got " + dtype_str(a.dtype));
+    if (!is(a.dtype, dl::dtype_code::Float, 32) && !is(a.dtype, dl::dtype_code::Float, 16) &&
+        !is(a.dtype, dl::dtype_code::Bfloat, 16))
+        fail("src must be float32, float16 or bfloat16; got " + dtype_str(a.dtype));
     const std::int64_t c = a.shape[1];
     if (c != 1 && c != 3) {
         const bool nhwc = a.shape[3] == 1 || a.shape[3] == 3;
@@ -51,7 +52,9 @@ void check_out(const Array& o, const std::vector<std::int64_t>& expected, bool c
 DenormJob make_job(const Array& src, Layout layout, DenormParams p, const Array& out) {
     DenormJob job{};
     job.src = src.data;
-    job.dtype = src.dtype.bits == 32 ? DType::f32 : DType::f16;
+    job.dtype = src.dtype.bits == 32                            ? DType::f32
+                : src.dtype.code == uint8_t(dl::dtype_code::Bfloat) ? DType::bf16
+                                                                    : DType::f16;
     job.n = src.shape[0];
     job.h = src.shape[2];
     job.w = src.shape[3];
@@ -70,7 +73,7 @@ std::vector<std::int64_t> out_shape(const Array& src, Layout layout) {
 nb::object denormalize(nb::handle src, nb::handle low, nb::handle high, nb::handle order,
                        nb::handle out) {
     const DenormParams p = params_or_fail(low, high);
-    const Array s = import_array(src, "src", false, "float32 or float16");
+    const Array s = import_array(src, "src", false, "float32, float16 or bfloat16");
     check_src(s, false);
     const Layout layout = layout_or_fail(order, s.shape[1]);
     const std::vector<std::int64_t> shape = out_shape(s, layout);
@@ -92,7 +95,7 @@ void denormalize_cuda(nb::handle src, nb::handle low, nb::handle high, nb::handl
                       nb::handle out, std::uintptr_t stream) {
 #if defined(IMGGEN_WITH_CUDA)
     const DenormParams p = params_or_fail(low, high);
-    const Array s = import_array(src, "src", false, "float32 or float16");
+    const Array s = import_array(src, "src", false, "float32, float16 or bfloat16");
     check_src(s, true);
     const Layout layout = layout_or_fail(order, s.shape[1]);
     const std::vector<std::int64_t> shape = out_shape(s, layout);

@@ -50,6 +50,12 @@ void row_f16(const _Float16* __restrict src, std::ptrdiff_t plane, std::int64_t 
     row_any(src, plane, w, layout, p, dst);
 }
 
+IMGGEN_SIMD_CLONES
+void row_bf16(const bfloat16* __restrict src, std::ptrdiff_t plane, std::int64_t w,
+              Layout layout, DenormParams p, std::uint8_t* __restrict dst) {
+    row_any(src, plane, w, layout, p, dst);
+}
+
 // Rows are handed out in chunks of about this many source values (128 KiB of float32).
 constexpr std::int64_t kChunkValues = 1 << 15;
 
@@ -75,12 +81,20 @@ void denormalize_cpu(const DenormJob& job) {
         const std::int64_t y = r - n * job.h;
         const std::ptrdiff_t src_off = (n * cin * job.h + y) * w;
         std::uint8_t* dst = job.dst + r * w * cout;
-        if (job.dtype == DType::f32)
-            row_f32(static_cast<const float*>(job.src) + src_off, plane, w, job.layout, job.params,
-                    dst);
-        else
-            row_f16(static_cast<const _Float16*>(job.src) + src_off, plane, w, job.layout,
-                    job.params, dst);
+        switch (job.dtype) {
+            case DType::f32:
+                row_f32(static_cast<const float*>(job.src) + src_off, plane, w, job.layout,
+                        job.params, dst);
+                break;
+            case DType::f16:
+                row_f16(static_cast<const _Float16*>(job.src) + src_off, plane, w, job.layout,
+                        job.params, dst);
+                break;
+            case DType::bf16:
+                row_bf16(static_cast<const bfloat16*>(job.src) + src_off, plane, w, job.layout,
+                         job.params, dst);
+                break;
+        }
     }
     (void)parallel, (void)chunk;
 }

@@ -51,10 +51,11 @@ void denormalize_cuda(const DenormJob& job, int device, std::uintptr_t stream) {
     if (job.n * job.h * job.w == 0) return;
     const auto s = reinterpret_cast<cudaStream_t>(stream);
     gpu::on_device(device, "denormalize kernel launch", [&] {
-        if (job.dtype == DType::f32)
-            launch_dtype<float>(job, s);
-        else
-            launch_dtype<__half>(job, s);
+        switch (job.dtype) {
+            case DType::f32: launch_dtype<float>(job, s); break;
+            case DType::f16: launch_dtype<__half>(job, s); break;
+            case DType::bf16: launch_dtype<bfloat16>(job, s); break;
+        }
     });
 }
 

@@ -29,7 +29,8 @@ PointSource source_of(const Array& s) {
     if (is(s.dtype, dl::dtype_code::UInt, 8)) return PointSource::u8_nhwc;
     if (is(s.dtype, dl::dtype_code::Float, 32)) return PointSource::f32_nchw;
     if (is(s.dtype, dl::dtype_code::Float, 16)) return PointSource::f16_nchw;
-    fail("src must be float32/float16 (N, C, H, W) or uint8 (N, H, W, C); got " +
+    if (is(s.dtype, dl::dtype_code::Bfloat, 16)) return PointSource::bf16_nchw;
+    fail("src must be float32/float16/bfloat16 (N, C, H, W) or uint8 (N, H, W, C); got " +
          dtype_str(s.dtype));
 }
 
@@ -109,7 +110,7 @@ void read_program(PointCall& call, nb::handle program, nb::handle luts, bool cud
 PointCall point_call(nb::handle src, nb::handle program, nb::handle luts, nb::handle order,
                      nb::handle low_obj, nb::handle high_obj, bool cuda) {
     PointCall call;
-    call.src = import_array(src, "src", false, "float32, float16 or uint8");
+    call.src = import_array(src, "src", false, "float32, float16, bfloat16 or uint8");
     const Array& s = call.src;
     PointJob& job = call.job;
     job.source = source_of(s);

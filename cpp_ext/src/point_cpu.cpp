@@ -65,8 +65,11 @@ void load_row(const PointJob& job, std::int64_t row, std::int64_t x0, std::int64
     if (job.source == PointSource::f32_nchw)
         load_planar(static_cast<const float*>(job.src) + off, plane, job.src_channels, w, job.scale,
                     job.offset, r, g, b);
-    else
+    else if (job.source == PointSource::f16_nchw)
         load_planar(static_cast<const _Float16*>(job.src) + off, plane, job.src_channels, w,
+                    job.scale, job.offset, r, g, b);
+    else
+        load_planar(static_cast<const bfloat16*>(job.src) + off, plane, job.src_channels, w,
                     job.scale, job.offset, r, g, b);
 }
 

@@ -40,7 +40,9 @@ class Backend(ABC):
     @abstractmethod
     def infer(self, feeds: Feeds) -> np.ndarray:
         """The graph's float output on the host, as the graph lays it out (the card's
-        `output` says how; `contract.canonical_output` makes it NCHW RGB)."""
+        `output` says how; `contract.canonical_output` makes it NCHW RGB): float32, float16
+        or ml_dtypes.bfloat16, in the precision the engine made it (the extension reads all
+        three; `np.asarray(x, np.float32)` widens exactly where a caller needs FP32)."""
 
     @abstractmethod
     def describe(self) -> dict[str, object]:

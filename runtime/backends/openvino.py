@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from ..card import ModelCard
@@ -49,7 +50,9 @@ class OpenVinoBackend(Backend):
     output is made bf16 with the pre/post-processing API (`bf16_output`) and the tail runs in
     bf16 kernels too (measured on g256 at batch 16: 1.9x FP32 on an AVX512-BF16 CPU; the
     ConvTranspose -> Conv + DepthToSpace rewrite, the other way round the rule, was slower in
-    FP32 already: benchmarks/try_convtranspose_rewrite.py). The bf16 output is widened here.
+    FP32 already: benchmarks/try_convtranspose_rewrite.py). The bf16 output stays bf16: OpenVINO
+    writes it into a buffer returned as an ml_dtypes.bfloat16 array, which the extension reads
+    as it denormalises (nothing widens it to FP32 in between).
     """
 
     name = "openvino"
@@ -107,7 +110,9 @@ class OpenVinoBackend(Backend):
             self._config["INFERENCE_NUM_THREADS"] = str(threads)
         out_type = self._model.output(self._output_name).get_element_type()
         self._bf16_out = out_type == ov.Type.bf16
-        self._output_dtype = np.dtype(np.float32 if self._bf16_out else out_type.to_dtype())
+        # bf16 is held as its bits (numpy has no bfloat16 of its own) and viewed as
+        # ml_dtypes.bfloat16 on the way out.
+        self._output_dtype = np.dtype(np.uint16 if self._bf16_out else out_type.to_dtype())
         self._requests: dict[int, Any] = {}
         self._buffer = np.empty(0, dtype=self._output_dtype)
         self._threads_used = 0
@@ -138,12 +143,14 @@ class OpenVinoBackend(Backend):
             bind = self._requests  # every request must move to the new, larger buffer
         else:
             bind = {batch: request}
-        if self._bf16_out:
-            return request  # bf16 output is widened into the buffer after each call
         # Each request writes straight into a view of one buffer sized for the largest batch:
         # no copy out of OpenVINO's memory, and no buffer per batch size.
         for size, req in bind.items():
-            tensor = self._ov.Tensor(self._buffer[:size], shared_memory=True)
+            view = self._buffer[:size]
+            if self._bf16_out:
+                tensor = self._ov.Tensor(view, view.shape, self._ov.Type.bf16)
+            else:
+                tensor = self._ov.Tensor(view, shared_memory=True)
             req.set_tensor(self._output_name, tensor)
         return request
 
@@ -155,9 +162,7 @@ class OpenVinoBackend(Backend):
             request.set_tensor(name, self._ov.Tensor(array, shared_memory=True))
         request.infer()
         if self._bf16_out:
-            # bf16 is the high half of a float32: widen by shifting the bits into place.
-            bits = request.get_tensor(self._output_name).data.view(np.uint16)
-            np.left_shift(bits, 16, out=self._buffer[:batch].view(np.uint32), dtype=np.uint32)
+            return self._buffer[:batch].view(ml_dtypes.bfloat16)
         return self._buffer[:batch]
 
     def describe(self) -> dict[str, Any]:
@@ -172,7 +177,7 @@ class OpenVinoBackend(Backend):
             # what the latency hint chose (physical cores) once a batch size was compiled
             "threads": self.threads or self._threads_used or physical_cores(),
             "static_batches_compiled": sorted(self._requests),
-            "output_dtype": self._output_dtype.name,
+            "output_dtype": "bfloat16" if self._bf16_out else self._output_dtype.name,
         }
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from ..backend_factory import BACKEND_NAMES
 from ..errors import ImggenError
 from .arg_types import positive_int
+from .engine_build import add_engine_build_argument, engine_build_progress
 from .knob_args import add_knob_arguments, parse_knobs
 from .post_args import add_post_arguments, chain_from_args
 
@@ -57,6 +58,7 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--backend", default="auto", choices=BACKEND_NAMES)
     p.add_argument("--threads", type=int, default=None, help="inference threads")
+    add_engine_build_argument(p)
     add_post_arguments(p)
     add_knob_arguments(p)
     p.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder")
@@ -75,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
         raise ImggenError(f"-n {args.n} disagrees with the {len(args.seeds)} seeds given")
     n = None if args.seeds is not None else (16 if args.n is None else args.n)
     post = chain_from_args(args)
-    with load(args.model, backend=args.backend, threads=args.threads) as gen:
+    with engine_build_progress(args) as build:
+        gen = load(args.model, backend=args.backend, threads=args.threads, build=build)
+    with gen:
         seeds = gen.resolve_seeds(n, args.seeds, args.seed)
         with Progress(disable=args.no_progress, transient=True) as bar:
             task = bar.add_task("generate", total=len(seeds))

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ImggenError
 from ..serve.config import Scaling, ServeConfig
 from .arg_types import port, positive_int
+from .engine_build import add_engine_build_argument, engine_build_progress
 
 
 def add_parser(verbs: Any) -> None:
@@ -38,6 +39,7 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--max-queue", type=int, help=f"images waiting before 429 ({d.max_queue})")
     p.add_argument("--timeout", type=float, help=f"per-request timeout, seconds ({d.timeout_s:g})")
     p.add_argument("--backend", default="auto", help="inference backend (see generate --help)")
+    add_engine_build_argument(p)
     p.add_argument(
         "--token-file",
         type=Path,
@@ -104,8 +106,10 @@ def run(args: argparse.Namespace) -> int:
     if args.ray:
         return _run_on_ray(args, config)
     generators: dict[str, ImageGenerator] = {}
-    for path in args.model or [default_model_path()]:
-        generators[model_name(path, set(generators))] = load(path, backend=args.backend)
+    with engine_build_progress(args) as build:
+        for path in args.model or [default_model_path()]:
+            gen = load(path, backend=args.backend, build=build)
+            generators[model_name(path, set(generators))] = gen
     app = create_app(generators, config)
     uvicorn.run(
         app,

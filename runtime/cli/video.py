@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backend_factory import BACKEND_NAMES
+from .engine_build import add_engine_build_argument, engine_build_progress
 from .generate import parse_seeds
 from .knob_args import add_knob_arguments, parse_animated_knobs
 from .post_args import add_post_arguments
@@ -86,6 +87,7 @@ def add_parser(verbs: Any) -> None:
     )
     p.add_argument("--backend", default="auto", choices=BACKEND_NAMES)
     p.add_argument("--threads", type=int, default=None, help="inference threads")
+    add_engine_build_argument(p)
     p.add_argument(
         "--ray",
         nargs="?",
@@ -148,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         ray_cpus=args.ray_cpus,
     )
     to_stdout = args.out == "-"
-    summary = render_job(job, functools.partial(_progress_bar, args.no_progress))
+    with engine_build_progress(args) as build:
+        summary = render_job(job, functools.partial(_progress_bar, args.no_progress), build)
     messages = sys.stderr if to_stdout else sys.stdout
     print(json.dumps(summary) if args.json else _summary_line(summary), file=messages)
     return 0

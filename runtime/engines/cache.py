@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -96,6 +97,8 @@ class CacheSlot:
         self.dir = root / name
         self.manifest_path = self.dir / MANIFEST_NAME
         self.lock_path = root / f".{name}.lock"
+        # Beside the folder, like the lock: a refused build leaves no folder behind.
+        self.refusal_path = root / f".{name}.refused.json"
 
     def read_manifest(self) -> Manifest | None:
         """The cached manifest, None when there is none; an unreadable one raises."""
@@ -125,6 +128,22 @@ class CacheSlot:
             with contextlib.suppress(OSError):
                 leftover.unlink()
 
+    def record_refusal(self, request: BuildRequest, reason: str) -> None:
+        """Remember that the gate refused what `request` builds, so a build on first use does
+        not try the same thing on every run (an explicit `imggen-rt build` still does)."""
+        atomic_write_text(self.refusal_path, json.dumps({"key": request.key(), "reason": reason}))
+
+    def refusal(self, request: BuildRequest) -> str | None:
+        """Why the gate refused this exact request before; None when it did not (or the ONNX,
+        platform or options changed since)."""
+        try:
+            record = json.loads(self.refusal_path.read_text(encoding="utf-8"))
+            if record.get("key") == request.key():
+                return str(record["reason"])
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass  # none, or unreadable: as if never refused
+        return None
+
     def commit(self, checked_artifact: Path, manifest: Manifest) -> Path:
         """Move an artifact that passed the gate into place, then write its manifest.
 
@@ -134,6 +153,7 @@ class CacheSlot:
         target = self.dir / manifest.artifact
         os.replace(checked_artifact, target)
         atomic_write_text(self.manifest_path, manifest.to_json())
+        self.refusal_path.unlink(missing_ok=True)
         return target
 
 

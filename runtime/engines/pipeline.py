@@ -38,6 +38,10 @@ from .trt_builder import TrtOptions
 Progress = Callable[[str], None]
 
 
+class RefusedBefore(ImggenError):
+    """The gate refused this exact build before and the spec says not to retry it."""
+
+
 @dataclass(frozen=True)
 class BuildSpec:
     model: Path
@@ -49,6 +53,9 @@ class BuildSpec:
     parity_seeds: int = DEFAULT_SEEDS
     cache_dir: Path | None = None
     rebuild: bool = False
+    # False for builds nobody asked for (auto's build on first use): an artifact the gate
+    # refused before for this exact request is not tried again.
+    retry_refused: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,13 +112,20 @@ def build(spec: BuildSpec, progress: Progress = lambda _: None) -> BuildOutcome:
                 f"{slot.dir} holds an artifact {verdict.reason}; refusing to replace it: "
                 "use another --cache-dir, or --rebuild to replace it"
             )
+        refused = None if spec.retry_refused else slot.refusal(request)
+        if refused is not None:
+            raise RefusedBefore(f"the {target.label} was refused before: {refused}")
         reason = "--rebuild" if spec.rebuild else verdict.reason
         checked = temp_path_beside(slot.dir / target.artifact_name)
         try:
             target.produce(model, card, checked, progress)
             progress(f"parity gate: {spec.parity_seeds} seeds against FP32 ONNX Runtime")
             report = _gate(spec, card, target, checked)
-            require_parity(report, f"the {target.label}")
+            try:
+                require_parity(report, f"the {target.label}")
+            except ImggenError as e:
+                slot.record_refusal(request, f"{'; '.join(report.failures)} ({report.summary()})")
+                raise e from None
             timing = target.timing(checked, card)
             manifest = Manifest(
                 timing=timing,

@@ -69,8 +69,11 @@ class RenderJob:
     ray_cpus: float = 0.5
 
 
-def render_job(job: RenderJob, progress_bar: ProgressFactory) -> dict[str, Any]:
-    """Render `job`; returns the summary (frames written, speed, realtime figures)."""
+def render_job(
+    job: RenderJob, progress_bar: ProgressFactory, build: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Render `job`; returns the summary (frames written, speed, realtime figures). `build`:
+    `auto` may build this CPU's bf16 engine on first use, reporting through it."""
     if job.batch_size < 1:
         raise ImggenError(f"--batch-size must be >= 1, got {job.batch_size}")
     if job.walk.loop_seconds is not None and job.walk.loop_back:
@@ -80,7 +83,7 @@ def render_job(job: RenderJob, progress_bar: ProgressFactory) -> dict[str, Any]:
     opened = open_sink(job.out, job.sink)
     if job.resume and opened.record_path is None:
         raise ImggenError("--resume needs a file output (a video file or an image sequence)")
-    with load(job.model, backend=job.backend, threads=job.threads) as gen:
+    with load(job.model, backend=job.backend, threads=job.threads, build=build) as gen:
         walk = build_walk(job.walk, gen, job.sink.fps)
         check_knobs(gen.card, walk.knobs)
         first, stop = parse_frames(job.frames, walk.length) if job.frames else (0, walk.length)

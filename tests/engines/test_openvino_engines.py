@@ -125,19 +125,34 @@ def test_auto_takes_a_cached_engine_only_where_it_measured_faster(
     backend.close()
 
 
-def test_bf16_output_is_widened_exactly(tiny_rgb: TinyGenerator) -> None:
+def test_bf16_output_stays_bf16_to_the_frames(tiny_rgb: TinyGenerator) -> None:
+    """The engine's bf16 output reaches the extension as bf16 (no FP32 copy between), in one
+    buffer that grows with the batch and is rebound for every compiled batch size."""
     if not HAS_BF16:
         pytest.skip(str(cpu_supports("bf16")))
     from imggen_rt.contract import Feeds
+    from imggen_rt.generator import ImageGenerator
     from imggen_rt.latents import latents_for_seeds
+    from imggen_rt.postprocess import denormalize_reference
 
-    feeds = Feeds(latents_for_seeds(range(3), 8))
     half = OpenVinoBackend(tiny_rgb.path, precision="bf16")
     full = OpenVinoBackend(tiny_rgb.path)
-    widened, exact = half.infer(feeds).copy(), full.infer(feeds)
-    # every value is a bf16 number (its low 16 bits zero), near FP32 (the graph ran in bf16)
-    assert not np.any(widened.view(np.uint32) & 0xFFFF)
-    np.testing.assert_allclose(widened, exact, atol=0.02)
+    feeds = Feeds(latents_for_seeds(range(5), 8))
+    small = np.asarray(half.infer(feeds.rows(slice(0, 3))), np.float32)
+    out = half.infer(feeds)
+    assert out.dtype.name == "bfloat16" and out.shape[0] == 5
+    wide = np.asarray(out, np.float32)
+    np.testing.assert_array_equal(wide[:3], small)  # the larger buffer took over batch 3 too
+    again = half.infer(feeds.rows(slice(0, 3)))
+    np.testing.assert_array_equal(np.asarray(again, np.float32), small)
+    np.testing.assert_allclose(wide, full.infer(feeds), atol=0.02)  # the graph ran in bf16
+
+    gen = ImageGenerator(half, tiny_rgb.path)
+    frames = gen.frames(feeds)
+    low, high = gen.card.output_range
+    np.testing.assert_array_equal(frames, denormalize_reference(wide, low, high, "rgb"))
+    full.close()
+    gen.close()
 
 
 def test_platform_binding_names_the_cpu() -> None:
@@ -145,3 +160,82 @@ def test_platform_binding_names_the_cpu() -> None:
     other = dataclasses.replace(here, compute_capability="")
     assert here.binding_fields() != other.binding_fields()
     assert "OpenVINO 2026.4" in here.describe()
+
+
+# --- auto builds the bf16 engine on first use --------------------------------------------------
+
+
+def test_auto_builds_bf16_on_first_use_then_reuses(
+    tiny_rgb: TinyGenerator, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not HAS_BF16:
+        pytest.skip(str(cpu_supports("bf16")))
+    monkeypatch.setenv("IMGGEN_RT_ENGINE_BUILD", "first-use")  # what a user has by default
+    assert "build it on first use" in explain_auto(tiny_rgb.path).reason
+    assert create_backend("auto", tiny_rgb.path).precision == "fp32"  # no build without consent
+    assert not cache.exists()
+
+    messages: list[str] = []
+    backend = create_backend("auto", tiny_rgb.path, build=messages.append)
+    manifest = json.loads(next(cache.glob("*.openvino-bf16/manifest.json")).read_text())
+    faster = manifest["timing"]["engine_ms"] < manifest["timing"]["fp32_ms"]
+    assert isinstance(backend, OpenVinoBackend)
+    assert backend.precision == ("bf16" if faster else "fp32")
+    assert any("parity gate" in m for m in messages)
+    assert messages[-1].startswith("using it" if faster else "built, but not faster")
+    backend.close()
+
+    messages.clear()  # the second run finds the engine (or FP32's verdict) and builds nothing
+    create_backend("auto", tiny_rgb.path, build=messages.append).close()
+    assert messages == [] or not faster
+
+
+def test_first_use_does_not_retry_a_refused_engine(tiny_rgb: TinyGenerator, cache: Path) -> None:
+    if not HAS_BF16:
+        pytest.skip(str(cpu_supports("bf16")))
+    from imggen_rt.engines.pipeline import RefusedBefore
+
+    strict = ParityThresholds(min_psnr_db=400.0)
+    spec = BuildSpec(tiny_rgb.path, "openvino", "bf16", thresholds=strict, parity_seeds=4)
+    with pytest.raises(ImggenError, match="parity gate"):
+        build(spec)
+    assert list(cache.glob(".*.refused.json"))
+    with pytest.raises(RefusedBefore, match="refused before: .*PSNR"):
+        build(dataclasses.replace(spec, retry_refused=False))
+
+    messages: list[str] = []
+    backend = create_backend("auto", tiny_rgb.path, build=messages.append)
+    assert backend.precision == "fp32" and messages == []  # no build, no status line
+    backend.close()
+
+    built = build(dataclasses.replace(spec, thresholds=ParityThresholds()))  # asked: retried
+    assert built.action == "built" and not list(cache.glob(".*.refused.json"))
+
+
+def test_first_use_without_the_isa_builds_nothing(
+    tiny_rgb: TinyGenerator, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("imggen_rt.backends.platform.cpu_isa", lambda: ("avx2",))
+    messages: list[str] = []
+    backend = create_backend("auto", tiny_rgb.path, build=messages.append)
+    assert backend.precision == "fp32" and messages == [] and not cache.exists()
+    assert "first use" not in explain_auto(tiny_rgb.path).reason
+    backend.close()
+
+
+def test_engine_build_never_and_first_use_from_the_cli(
+    tiny_rgb: TinyGenerator, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "frames"
+    args = ["generate", "-m", str(tiny_rgb.path), "-n", "2", "-o", str(out), "--no-progress"]
+    assert main([*args, "--engine-build", "never"]) == 0
+    monkeypatch.setenv("IMGGEN_RT_ENGINE_BUILD", "never")
+    assert main(args) == 0
+    assert "first use" not in explain_auto(tiny_rgb.path).reason
+    assert not cache.exists() and len(list(out.glob("*.png"))) == 2
+    monkeypatch.setenv("IMGGEN_RT_ENGINE_BUILD", "sometimes")
+    assert main(args) == 2  # one line naming the variable and its values
+    monkeypatch.setenv("IMGGEN_RT_ENGINE_BUILD", "never")
+    if HAS_BF16:  # the flag overrides the variable
+        assert main([*args, "--engine-build", "first-use"]) == 0
+        assert list(cache.glob("*.openvino-bf16/manifest.json"))

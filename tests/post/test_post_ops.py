@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -74,7 +75,7 @@ def test_each_op_matches_reference(name: str, order: str) -> None:
     check(got, ref.quantize(ref.apply_op(ref.to_unit_rgb(x), op), order))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
 def test_fused_program_matches_reference(dtype: Any) -> None:
     x = images().astype(dtype)
     ops = [*list(ONE_OP.values())[:12], random_lut("tetrahedral", 33)]

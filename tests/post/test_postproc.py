@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -84,8 +85,12 @@ def test_layout_nchw_to_nhwc() -> None:
 # --- extension == reference, exactly -------------------------------------------------------------
 
 
+# bfloat16 is what a bf16 OpenVINO engine hands back (numpy's ml_dtypes type): read as is.
+FLOATS = [np.float32, np.float16, ml_dtypes.bfloat16]
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("dtype", [np.float32, np.float16], ids=["f32", "f16"])
+@pytest.mark.parametrize("dtype", FLOATS, ids=["f32", "f16", "bf16"])
 @pytest.mark.parametrize("low_high", RANGES, ids=lambda r: f"{r[0]:g}_{r[1]:g}")
 @pytest.mark.parametrize("order", ORDERS)
 def test_matches_reference(
@@ -105,6 +110,30 @@ def test_every_float16_value() -> None:
             )
     x3 = x.reshape(1, 4, 128, 128)[:, :3].copy()
     assert_same(denormalize(x3, -1.0, 1.0, "gray"), denormalize_reference(x3, -1.0, 1.0, "gray"))
+
+
+def test_every_bfloat16_value() -> None:
+    bits = np.arange(1 << 16, dtype=np.uint16).reshape(4, 1, 128, 128)
+    x = bits.view(ml_dtypes.bfloat16)
+    widened = (bits.astype(np.uint32) << 16).view(np.float32)  # what bf16 means, by its bits
+    for low, high in RANGES:
+        for order in ("gray", "rgb"):
+            want = denormalize_reference(widened, low, high, order)
+            assert_same(denormalize(x, low, high, order), want)
+            assert_same(denormalize_reference(x, low, high, order), want)
+    x3 = x.reshape(1, 4, 128, 128)[:, :3].copy()
+    w3 = widened.reshape(1, 4, 128, 128)[:, :3].copy()
+    assert_same(denormalize(x3, -1.0, 1.0, "bgr"), denormalize_reference(w3, -1.0, 1.0, "bgr"))
+
+
+def test_bfloat16_strided_and_read_only() -> None:
+    x = make_images((2, 3, 6, 10), ml_dtypes.bfloat16, -1.0, 1.0)
+    want = denormalize_reference(x, -1.0, 1.0, "rgb")
+    assert_same(denormalize(x[:, :, :, ::-1], -1.0, 1.0), want[:, :, ::-1])
+    x.flags.writeable = False
+    assert_same(_postproc.denormalize(x, -1.0, 1.0), want)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _postproc.denormalize(x[:, :, :, ::2], -1.0, 1.0)
 
 
 def fma_sensitive_values(low: float, high: float) -> Any:
@@ -136,11 +165,14 @@ def test_no_fma_contraction(low_high: tuple[float, float]) -> None:
 
 @st.composite
 def image_batches(draw: st.DrawFn) -> tuple[Any, float, float, str]:
-    dtype = draw(st.sampled_from([np.float32, np.float16]))
+    dtype = draw(st.sampled_from(FLOATS))
     n, c = draw(st.integers(0, 3)), draw(st.sampled_from([1, 3]))
     h, w = draw(st.integers(1, 9)), draw(st.integers(1, 40))
-    width = 32 if dtype == np.float32 else 16
-    x = draw(hnp.arrays(dtype, (n, c, h, w), elements=st.floats(width=width)))
+    if dtype == ml_dtypes.bfloat16:  # hypothesis has no bfloat16: draw its bits
+        x = draw(hnp.arrays(np.uint16, (n, c, h, w))).view(dtype)
+    else:
+        width = 32 if dtype == np.float32 else 16
+        x = draw(hnp.arrays(dtype, (n, c, h, w), elements=st.floats(width=width)))
     low = draw(st.floats(-1e3, 1e3, width=32))
     high = low + draw(st.floats(2.0**-7, 2.0**10, width=32))
     return x, low, high, draw(st.sampled_from(ORDERS))
@@ -211,7 +243,7 @@ _ro_out.flags.writeable = False
 BAD_CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any], str]] = {
     "rank3": ((f32[0], -1.0, 1.0), {}, "4-D"),
     "rank5": ((f32[None], -1.0, 1.0), {}, "4-D"),
-    "float64": ((f32.astype(np.float64), -1.0, 1.0), {}, "float32 or float16; got float64"),
+    "float64": ((f32.astype(np.float64), -1.0, 1.0), {}, "or bfloat16; got float64"),
     "int8": ((f32.astype(np.int8), -1.0, 1.0), {}, "got int8"),
     "uint8": ((f32.astype(np.uint8), -1.0, 1.0), {}, "got uint8"),
     "bool": ((f32.astype(bool), -1.0, 1.0), {}, "got bool"),
@@ -262,7 +294,7 @@ def test_bad_input_is_one_line_value_error(name: str) -> None:
 
 
 def test_wrapper_raises_the_same() -> None:
-    with pytest.raises(ValueError, match="float32 or float16; got float64"):
+    with pytest.raises(ValueError, match="float32, float16 or bfloat16; got float64"):
         denormalize(np.zeros((1, 3, 2, 2)), -1.0, 1.0)
 
 
@@ -456,6 +488,23 @@ def test_cuda_no_fma_and_every_float16(cuda: CudaRuntime) -> None:
     out = DeviceArray(cuda, (4, 128, 128, 3), np.uint8)
     _postproc.denormalize_cuda(cuda.upload(h), 0.0, 1.0, "bgr", out)
     assert_same(out.download(), denormalize_reference(h, 0.0, 1.0, "bgr"))
+
+
+@pytest.mark.gpu
+def test_cuda_every_bfloat16(cuda: CudaRuntime) -> None:
+    """bf16 on the device arrives through DLPack (torch): __cuda_array_interface__ has no
+    typestr for it."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    bits = np.arange(1 << 16, dtype=np.uint16).reshape(4, 1, 128, 128)
+    src = torch.from_numpy(bits.view(np.int16)).view(torch.bfloat16).cuda()
+    for order, shape in (("gray", (4, 128, 128, 1)), ("rgb", (4, 128, 128, 3))):
+        out = torch.empty(shape, dtype=torch.uint8, device="cuda")
+        _postproc.denormalize_cuda(src, -1.0, 1.0, order, out)
+        torch.cuda.synchronize()
+        want = denormalize_reference(bits.view(ml_dtypes.bfloat16), -1.0, 1.0, order)
+        assert_same(out.cpu().numpy(), want)
 
 
 @pytest.mark.gpu

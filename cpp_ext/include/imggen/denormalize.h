@@ -62,7 +62,7 @@ inline bool make_params(double low, double high, DenormParams* p) {
     return true;
 }
 
-enum class DType : int { f32, f16 };
+enum class DType : int { f32, f16, bf16 };
 
 // One validated call: src is (n, C, h, w) C-contiguous, dst is (n, h, w, Cout) C-contiguous.
 struct DenormJob {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #if defined(__CUDACC__)
 #include <cuda_fp16.h>
@@ -51,6 +52,23 @@ IMGGEN_HD float load(_Float16 v) { return static_cast<float>(v); }
 #else
 #error "imggen: the CPU float16 path needs a compiler with _Float16 (GCC >= 12, Clang >= 15)"
 #endif
+
+// bfloat16 as its bits: the high half of a float32, so widening is a 16-bit shift and exact.
+// A struct of our own rather than __nv_bfloat16 / __bf16, so the CPU loop and the kernel load it
+// the same way with any compiler; OpenVINO's bf16 output and torch bf16 tensors arrive as these.
+struct bfloat16 {
+    std::uint16_t bits;
+};
+IMGGEN_HD float load(bfloat16 v) {
+    const std::uint32_t u = static_cast<std::uint32_t>(v.bits) << 16;
+#if defined(__CUDA_ARCH__)
+    return __uint_as_float(u);
+#else
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+#endif
+}
 
 // y = v * scale + offset in two float32 roundings, then clamp and truncate. offset carries
 // the +0.5, so truncation rounds half up. !(y > 0) also sends NaN to 0.

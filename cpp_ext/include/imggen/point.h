@@ -216,7 +216,7 @@ IMGGEN_HD std::uint8_t quantize(float v) { return to_u8(v, 255.0f, 0.5f); }
 
 // Where a point pass reads from: the generator's float NCHW output (mapped to [0, 1] by
 // scale and offset), or 8-bit NHWC frames (existing images).
-enum class PointSource : int { f32_nchw, f16_nchw, u8_nhwc };
+enum class PointSource : int { f32_nchw, f16_nchw, bf16_nchw, u8_nhwc };
 
 // One validated point pass. src has n images of h x w with src_channels (1 or 3; a 4th
 // channel of u8 NHWC input is skipped); dst is (n, h, w, output_channels(layout)) uint8, where
