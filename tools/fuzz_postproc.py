@@ -50,11 +50,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTCOMES = ("ok", "clean", "wrong", "unclear", "crash", "hang")
 F32 = np.float32
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)  # a bf16 engine's output (numpy has none of its own)
+FLOATS = [np.float32, np.float16, BFLOAT16]
 PROGRESS = struct.Struct("<qd")  # case id, monotonic time it started
 
 # ---- the cases ---------------------------------------------------------------------------------
@@ -182,7 +185,7 @@ class Gen:
                 levels = self.rng.integers(0, 256, int(self.rng.integers(1, 4)))
                 return levels[self.rng.integers(0, len(levels), shape)].astype(np.uint8)
             return self.rng.integers(0, 256, shape, dtype=np.uint8)
-        if dt.kind == "f":
+        if dt.kind == "f" or dt == BFLOAT16:
             x = self.rng.uniform(lo, hi, shape)
             if size and self.chance(0.3):
                 flat = x.reshape(-1)
@@ -279,7 +282,7 @@ CV2: Any = None
 def make_denormalize(g: Gen, case: Case) -> None:
     n, h, w = g.frame_dims()
     c = g.pick([1, 3]) if g.chance(0.93) else int(g.rng.integers(0, 6))
-    dtype = g.pick([np.float32, np.float16]) if g.chance(0.92) else g.bad_dtype()
+    dtype = g.pick(FLOATS) if g.chance(0.92) else g.bad_dtype()
     shape: tuple[int, ...] = (n, c, h, w)
     if g.chance(0.03):
         shape = shape[: int(g.rng.integers(0, 4))] if g.chance(0.5) else (*shape, 1)
@@ -351,7 +354,7 @@ def make_point(g: Gen, case: Case) -> None:
     if float_src:
         c = g.pick([1, 3]) if g.chance(0.95) else int(g.rng.integers(0, 6))
         shape: tuple[int, ...] = (n, c, h, w)
-        dtype = g.pick([np.float32, np.float16]) if g.chance(0.95) else g.bad_dtype()
+        dtype = g.pick(FLOATS) if g.chance(0.95) else g.bad_dtype()
     else:
         c = g.pick([1, 3, 4]) if g.chance(0.95) else int(g.rng.integers(0, 7))
         shape = (n, h, w, c)
