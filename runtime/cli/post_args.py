@@ -13,7 +13,9 @@ POST_HELP = (
     "post-process chain, comma-separated, in order: exposure=STOPS, brightness=X, contrast=X, "
     "saturation=X, gamma=X, wb=R:G:B, temperature=KELVIN[:TINT], matrix=9 values, "
     "lut=FILE.cube[:trilinear], blur=SIGMA, sharpen=AMOUNT[:RADIUS[:THRESHOLD]], "
-    "resize=WxH[:area|bilinear|lanczos], mask=otsu|otsu-dark|kmeans[:K], alpha; "
+    "resize=WxH[:area|bilinear|lanczos], mask=otsu|otsu-dark|kmeans[:K], alpha, "
+    "ocio=SRC:DST, ocio-look=LOOK[:SRC], ocio-display=DISPLAY:VIEW[:SRC] (OpenColorIO names; "
+    "add :exact to run OCIO's own processor instead of the fused bake); "
     "add @fg or @bg to limit an op to the last mask's region. "
     'Example: "exposure=0.3,lut=look.cube,sharpen=0.5"'
 )
@@ -28,14 +30,22 @@ def add_post_arguments(parser: Any) -> None:
         metavar="FILE",
         help="the chain as a YAML or JSON file (a list of ops under 'post:')",
     )
+    parser.add_argument(
+        "--ocio-config",
+        metavar="PATH|URI",
+        help="OpenColorIO config for the ocio ops: a config.ocio file or a built-in one "
+        "(ocio://studio-config-latest, ocio://cg-config-latest); default $OCIO, else "
+        "ocio://default",
+    )
 
 
 def chain_from_args(args: argparse.Namespace) -> PostChain | None:
     """The chain the user asked for, or None; a bad chain is one ImggenError line."""
     from ..post import load_post_config, parse_post
 
+    ocio_config = getattr(args, "ocio_config", None)
     if getattr(args, "post_config", None) is not None:
-        return load_post_config(args.post_config)
+        return load_post_config(args.post_config, ocio_config)
     if getattr(args, "post", None):
-        return parse_post(args.post)
+        return parse_post(args.post, ocio_config)
     return None

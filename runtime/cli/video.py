@@ -65,6 +65,14 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("--range", dest="range_", choices=RANGES, default="limited")
     p.add_argument("--start-number", type=int, help="first file number of a sequence (1001)")
     p.add_argument("--bit-depth", type=int, default=8, help="PNG/TIFF bit depth: 8 or 16")
+    p.add_argument(
+        "--colour-space",
+        metavar="NAME",
+        help="EXR sequences: write scene-linear values in this OpenColorIO colour space (e.g. "
+        "ACEScg), converted from the model's sRGB frames by OCIO and named in each file's "
+        "oiio:ColorSpace attribute (ocio extra; config from --ocio-config, $OCIO or the "
+        "built-in default). Without it EXR holds linear Rec.709",
+    )
     p.add_argument("--pipe-format", choices=("raw", "y4m"), default="raw", help="for -o -")
     p.add_argument("--y4m-chroma", choices=("444", "420"), default="444")
     p.add_argument(
@@ -131,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
             pipe_format=args.pipe_format,
             y4m_chroma=args.y4m_chroma,
             segment_frames=args.segment_frames,
+            colour_space=args.colour_space,
+            ocio_config=args.ocio_config,
         ),
         model=args.model,
         backend=args.backend,
@@ -139,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         fit=args.fit,
         post=args.post,
         post_config=args.post_config,
+        ocio_config=args.ocio_config,
         frames=args.frames,
         resume=args.resume,
         realtime=parse_fps(args.realtime) if args.realtime else None,

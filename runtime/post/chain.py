@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from ..errors import ImggenError
 from ..postprocess import _postproc, denormalize
 from .filters import gaussian_taps, resize_kind, resize_taps
+from .ocio import OcioExact
 from .ops import PROGRAM_COLUMNS, Alpha, Blur, Lut, Mask, Op, PointOp, Region, Resize, Sharpen
 from .segment import masks_for
 
@@ -62,7 +63,7 @@ class _StencilStep:
         return self.op.region
 
 
-_Step = _PointStep | _StencilStep | Mask | Alpha
+_Step = _PointStep | _StencilStep | OcioExact | Mask | Alpha
 
 
 class PostChain:
@@ -73,8 +74,8 @@ class PostChain:
     channel order, plus alpha when the chain ends with `alpha`. Safe to share across threads.
     """
 
-    def __init__(self, ops: Sequence[Op], spec: str = "") -> None:
-        self.ops: tuple[Op, ...] = tuple(ops)
+    def __init__(self, ops: Sequence[Op | OcioExact], spec: str = "") -> None:
+        self.ops: tuple[Op | OcioExact, ...] = tuple(ops)
         self.spec = spec
         self._steps = _compile(self.ops)
         self._local = threading.local()
@@ -88,7 +89,7 @@ class PostChain:
     @property
     def makes_colour(self) -> bool:
         """True when a gray source can come out coloured (white balance, matrix, LUT)."""
-        return any(isinstance(op, PointOp) and op.makes_colour for op in self.ops)
+        return any(isinstance(op, PointOp | OcioExact) and op.makes_colour for op in self.ops)
 
     @property
     def has_alpha(self) -> bool:
@@ -173,11 +174,15 @@ class PostChain:
         return _reorder(frames, layout, order)
 
     def _run_one(
-        self, step: _PointStep | _StencilStep, index: int, frames: Frames, order: str
+        self, step: _PointStep | _StencilStep | OcioExact, index: int, frames: Frames, order: str
     ) -> Frames:
         if isinstance(step, _PointStep):
             out: Frames = _postproc.point(frames, step.program, step.luts, order)
             return out
+        if isinstance(step, OcioExact):
+            if frames.shape[3] != 3:
+                raise ImggenError(f"{step.transform}:exact needs RGB frames, not gray ones")
+            return step.apply(frames)
         op = step.op
         n, h, w, c = frames.shape
         if isinstance(op, Resize):
@@ -212,11 +217,11 @@ class PostChain:
 _EMPTY_PROGRAM = np.zeros((0, PROGRAM_COLUMNS), np.float32)
 
 
-def _compile(ops: Sequence[Op]) -> list[_Step]:
+def _compile(ops: Sequence[Op | OcioExact]) -> list[_Step]:
     steps: list[_Step] = []
     has_mask = False
     for i, op in enumerate(ops):
-        if not isinstance(op, PointOp | Blur | Sharpen | Resize | Mask | Alpha):
+        if not isinstance(op, PointOp | Blur | Sharpen | Resize | Mask | Alpha | OcioExact):
             raise ImggenError(f"not a post-process op: {op!r:.80}")
         if op.region not in ("all", "fg", "bg"):
             raise ImggenError(

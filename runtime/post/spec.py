@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import ImggenError
 from ..text_files import read_text_file
 from .chain import PostChain
+from .ocio import DEFAULT_SOURCE_SPACE, OcioExact, OcioTransform, baked_ops, config_source
 from .ops import (
     Alpha,
     Blur,
@@ -185,6 +186,29 @@ BUILDERS: dict[str, Callable[..., Op]] = {
     "alpha": _alpha,
 }
 LUT_NAMES = ("lut",)
+OCIO_KINDS = {"ocio": "colorspace", "ocio-look": "look", "ocio-display": "display"}
+
+
+def _ocio(name: str, args: list[Any], region: Any, config: str | None) -> list[Op | OcioExact]:
+    """ocio=SRC:DST, ocio-look=LOOK[:SRC], ocio-display=DISPLAY:VIEW[:SRC], each with an
+    optional last `exact`."""
+    values = [str(a).strip() for a in args]
+    exact = bool(values) and values[-1].lower() == "exact"
+    values = values[:-1] if exact else values
+    kind = OCIO_KINDS[name]
+    wanted = {"colorspace": (2, 2), "look": (1, 2), "display": (2, 3)}[kind]
+    if not wanted[0] <= len(values) <= wanted[1] or not all(values):
+        forms = {
+            "colorspace": "ocio=SRC:DST",
+            "look": "ocio-look=LOOK[:SRC]",
+            "display": "ocio-display=DISPLAY:VIEW[:SRC]",
+        }
+        raise ImggenError(f"{name} takes {forms[kind]}[:exact]; got {_short(':'.join(values))}")
+    if kind != "colorspace" and len(values) < wanted[1]:
+        values.append(DEFAULT_SOURCE_SPACE)
+    transform = OcioTransform(kind, tuple(values), config_source(config))  # type: ignore[arg-type]
+    transform.processor()  # names checked now, with the config's own words
+    return [OcioExact(transform, region=region)] if exact else [*baked_ops(transform, region)]
 
 
 def _label(name: str) -> str:
@@ -193,10 +217,19 @@ def _label(name: str) -> str:
     return name if name.isprintable() else repr(name)
 
 
-def _build(name: str, args: list[Any], kwargs: dict[str, Any], base: Path | None) -> Op:
+def _build(
+    name: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    base: Path | None,
+    ocio_config: str | None = None,
+) -> list[Op | OcioExact]:
+    """The op(s) one chain item makes (an ocio item may make a shaper and its LUT)."""
     region = kwargs.get("region", "all")
     if region not in ("all", "fg", "bg"):
         raise ImggenError(f"{_label(name)}: region must be fg or bg; got {region!r}")
+    if name in OCIO_KINDS:
+        return _ocio(name, args, region, ocio_config)
     if name in LUT_NAMES:
         path = kwargs.pop("path", args[0] if args else None)
         if path is None:
@@ -207,10 +240,10 @@ def _build(name: str, args: list[Any], kwargs: dict[str, Any], base: Path | None
         path = Path(str(path)).expanduser()
         if base is not None and not path.is_absolute():
             path = base / path
-        return Lut.from_file(path, str(interp), region=region)
+        return [Lut.from_file(path, str(interp), region=region)]
     builder = BUILDERS.get(name)
     if builder is None:
-        known = ", ".join(sorted([*BUILDERS, *LUT_NAMES]))
+        known = ", ".join(sorted([*BUILDERS, *LUT_NAMES, *OCIO_KINDS]))
         raise ImggenError(f"unknown post-process op {name!r}; known: {known}")
     try:
         inspect.signature(builder).bind(*args, **kwargs)
@@ -218,14 +251,15 @@ def _build(name: str, args: list[Any], kwargs: dict[str, Any], base: Path | None
         raise ImggenError(
             f"{_label(name)}: wrong values {args or kwargs!r}; see imggen-rt postprocess --help"
         ) from None
-    return builder(*args, **kwargs)
+    return [builder(*args, **kwargs)]
 
 
-def parse_post(spec: str) -> PostChain:
-    """The CLI string form -> a PostChain (empty string: an empty chain)."""
+def parse_post(spec: str, ocio_config: str | None = None) -> PostChain:
+    """The CLI string form -> a PostChain (empty string: an empty chain). `ocio_config`: the
+    OpenColorIO config for ocio ops (else $OCIO, else OCIO's built-in default)."""
     if not isinstance(spec, str):
         raise ImggenError(f"a post-process chain is a string; got {type(spec).__name__}")
-    ops: list[Op] = []
+    ops: list[Op | OcioExact] = []
     for item in (part.strip() for part in spec.split(",")):
         if not item:
             continue
@@ -238,11 +272,11 @@ def parse_post(spec: str) -> PostChain:
             value = "fg"
         elif not eq:
             raise ImggenError(f"post-process item {item!r} needs name=value")
-        ops.append(_build(name, value.split(":") if value else [], kwargs, None))
+        ops += _build(name, value.split(":") if value else [], kwargs, None, ocio_config)
     return PostChain(ops, spec)
 
 
-def load_post_config(path: str | Path) -> PostChain:
+def load_post_config(path: str | Path, ocio_config: str | None = None) -> PostChain:
     """A YAML or JSON chain file -> a PostChain."""
     path = Path(path)
     text = read_text_file(path, MAX_CONFIG_BYTES, "post-process config")
@@ -250,7 +284,7 @@ def load_post_config(path: str | Path) -> PostChain:
     items = data.get("post") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ImggenError(f"{path}: expected a list of ops (under 'post:')")
-    ops: list[Op] = []
+    ops: list[Op | OcioExact] = []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict) or len(item) != 1:
             raise ImggenError(f"{path}: op {number} must be a one-key mapping like 'exposure: 0.3'")
@@ -262,7 +296,7 @@ def load_post_config(path: str | Path) -> PostChain:
         else:
             args, kwargs = ([] if value is None else [value]), {}
         try:
-            ops.append(_build(str(name).lower(), args, kwargs, path.parent))
+            ops += _build(str(name).lower(), args, kwargs, path.parent, ocio_config)
         except ImggenError as e:
             raise ImggenError(f"{path}: op {number}: {e}") from None
     return PostChain(ops, path.name)

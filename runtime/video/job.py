@@ -58,6 +58,7 @@ class RenderJob:
     fit: str = "pad"
     post: str | None = None
     post_config: Path | None = None
+    ocio_config: str | None = None  # for ocio ops and --colour-space (else $OCIO, built-in)
     frames: str | None = None  # "A:B"
     resume: bool = False
     realtime: Fraction | None = None
@@ -195,9 +196,9 @@ def _post_recipe(job: RenderJob) -> Callable[[], Any] | None:
     from ..post import load_post_config, parse_post
 
     if job.post_config is not None:
-        return functools.partial(load_post_config, job.post_config.resolve())
+        return functools.partial(load_post_config, job.post_config.resolve(), job.ocio_config)
     if job.post:
-        return functools.partial(parse_post, job.post)
+        return functools.partial(parse_post, job.post, job.ocio_config)
     return None
 
 

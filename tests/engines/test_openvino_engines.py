@@ -200,7 +200,7 @@ def test_first_use_does_not_retry_a_refused_engine(tiny_rgb: TinyGenerator, cach
     with pytest.raises(ImggenError, match="parity gate"):
         build(spec)
     assert list(cache.glob(".*.refused.json"))
-    with pytest.raises(RefusedBefore, match="refused before: .*PSNR"):
+    with pytest.raises(RefusedBefore, match=r"refused before: .*PSNR"):
         build(dataclasses.replace(spec, retry_refused=False))
 
     messages: list[str] = []

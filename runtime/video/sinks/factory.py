@@ -28,6 +28,11 @@ class SinkOptions:
     pipe_format: str = "raw"
     y4m_chroma: str = "444"
     segment_frames: int | None = None
+    # EXR sequences: the OCIO colour space the values are written in (scene-linear, e.g.
+    # ACEScg), converted from `source_space` (the model's frames) by OCIO's own processor.
+    colour_space: str | None = None
+    source_space: str = "sRGB - Texture"
+    ocio_config: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,11 @@ def open_sink(out: str, options: SinkOptions, stdout: BinaryIO | None = None) ->
     from .pattern import is_pattern, parse_pattern
 
     o = options
+    if o.colour_space is not None and not (is_pattern(out) and out.lower().endswith(".exr")):
+        raise ImggenError(
+            "--colour-space applies to EXR sequences (shot.####.exr); video files and 8/16-bit "
+            "images carry display values: convert those with --post ocio=SRC:DST"
+        )
     if out == "-":
         if o.codec is not None:
             raise ImggenError("--codec applies to video files; stdout carries raw or Y4M frames")
@@ -63,7 +73,14 @@ def open_sink(out: str, options: SinkOptions, stdout: BinaryIO | None = None) ->
             )
         pattern = parse_pattern(out)
         start = DEFAULT_START_NUMBER if o.start_number is None else o.start_number
-        sink = ImageSequenceSink(pattern, start, o.bit_depth)
+        space = None
+        if o.colour_space is not None:
+            from ...post.ocio import OcioTransform, config_source
+
+            names = (o.source_space, o.colour_space)
+            space = OcioTransform("colorspace", names, config_source(o.ocio_config))
+            space.processor()  # names checked before anything is rendered
+        sink = ImageSequenceSink(pattern, start, o.bit_depth, space)
         record = pattern.folder / f".{pattern.prefix or 'frames.'}progress.json"
         return OpenedSink(sink, record, False)
     from .video_file import DEFAULT_SEGMENT_FRAMES, VideoFileSink

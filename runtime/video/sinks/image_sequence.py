@@ -1,5 +1,10 @@
 """Numbered image files (PNG, TIFF, EXR, DPX), each written atomically.
 
+EXR holds scene-linear light. By default the sRGB-encoded frames are decoded to linear
+Rec.709 here; with a colour space (`--colour-space ACEScg`) OpenColorIO converts them from the
+model's space and the file is written with OpenEXR, the space's name in its header as
+`oiio:ColorSpace` (OpenImageIO's attribute, which Nuke, Houdini and oiiotool read).
+
 Every frame is its own file, renamed into place whole, so whatever a crash leaves is a run of
 complete frames; the progress record's frontier is the last frame renamed. Images are encoded by
 FFmpeg's image encoders through PyAV (OpenCV here cannot write EXR or DPX).
@@ -8,6 +13,7 @@ FFmpeg's image encoders through PyAV (OpenCV here cannot write EXR or DPX).
 from __future__ import annotations
 
 import os
+import tempfile
 from fractions import Fraction
 from typing import Any
 
@@ -15,6 +21,7 @@ import numpy as np
 
 from ...atomic import atomic_write_bytes
 from ...errors import ImggenError
+from ...post.ocio import OcioTransform
 from ._av import require_av
 from .base import Sink
 from .pattern import FramePattern
@@ -32,7 +39,13 @@ class ImageSequenceSink(Sink):
     resumable = True
     supports_alpha = True  # all but DPX; set per format in `__init__`
 
-    def __init__(self, pattern: FramePattern, start_number: int, bit_depth: int = 8) -> None:
+    def __init__(
+        self,
+        pattern: FramePattern,
+        start_number: int,
+        bit_depth: int = 8,
+        colour_space: OcioTransform | None = None,
+    ) -> None:
         self.av = require_av()
         ext = pattern.extension
         if ext not in FORMATS:
@@ -52,6 +65,10 @@ class ImageSequenceSink(Sink):
         self.start_number = start_number
         self.bit_depth = bit_depth
         self.codec = FORMATS[ext]
+        if colour_space is not None and self.codec != "exr":
+            raise ImggenError("a colour space applies to EXR sequences only")
+        self.colour_space = colour_space
+        self._exr_space = ""  # the name OCIO resolves the target to, for the header
         self.supports_alpha = self.codec != "dpx"
         self._ctx: dict[int, Any] = {}
         self._size = (0, 0)
@@ -64,6 +81,7 @@ class ImageSequenceSink(Sink):
             "format": self.codec,
             "bit_depth": self.bit_depth,
             "start_number": self.start_number,
+            "colour_space": None if self.colour_space is None else str(self.colour_space),
         }
 
     def _pix_fmt(self, alpha: bool) -> tuple[str, str]:
@@ -111,12 +129,41 @@ class ImageSequenceSink(Sink):
         return rgb
 
     def encode(self, rgb: np.ndarray) -> bytes:
+        if self.colour_space is not None:
+            return self._encode_exr_in_space(rgb, self.colour_space)
         alpha = rgb.shape[2] == 4
         src_fmt, dst_fmt = self._pix_fmt(alpha)
         frame = self.av.VideoFrame.from_ndarray(self._as_source(rgb), format=src_fmt)
         if src_fmt != dst_fmt:
             frame = frame.reformat(format=dst_fmt)
         return b"".join(bytes(p) for p in self._context(rgb.shape[2]).encode(frame))
+
+    def _encode_exr_in_space(self, rgb: np.ndarray, space: OcioTransform) -> bytes:
+        """Half-float EXR (ZIP) of the frame converted by OCIO, alpha as linear coverage."""
+        import OpenEXR
+
+        values = rgb.astype(np.float32) * np.float32(1 / 255)
+        colour = np.ascontiguousarray(values[..., :3])
+        space.cpu().applyRGB(colour)
+        if not self._exr_space:
+            self._exr_space = space.target()
+        if rgb.shape[2] == 4:
+            values[..., :3] = colour
+            channels = {"RGBA": values.astype(np.float16)}
+        else:
+            channels = {"RGB": colour.astype(np.float16)}
+        header = {
+            "compression": OpenEXR.ZIP_COMPRESSION,
+            "type": OpenEXR.scanlineimage,
+            "oiio:ColorSpace": self._exr_space,
+        }
+        # OpenEXR writes to a path only: encode in a scratch file, hand back the bytes (the
+        # atomic rename into the sequence stays in write_prepared).
+        with tempfile.TemporaryDirectory(prefix="imggen-exr-") as folder:
+            scratch = os.path.join(folder, "frame.exr")
+            OpenEXR.File(header, channels).write(scratch)
+            with open(scratch, "rb") as f:
+                return f.read()
 
     def prepare(self, frames: np.ndarray) -> list[Any]:
         return [self.encode(rgb) for rgb in frames]
