@@ -34,6 +34,7 @@ from ..importer import ImportOptions, Inferred, infer_contract, parse_range
 from ..latents import latents_for_seeds
 from ..metrics import max_abs_error, psnr
 from ..onnx_graph import read_card, write_card
+from ..post.ocio import checked_colour_space
 from .checkpoint import generator_from_checkpoint
 
 PARITY_TOLERANCE = 1e-4
@@ -216,7 +217,9 @@ def quiet_exporter() -> Iterator[None]:
 
 
 # -- the CLI verb -------------------------------------------------------------------------------
-def card_for_checkpoint(meta: dict[str, Any], description: str = "") -> ModelCard:
+def card_for_checkpoint(
+    meta: dict[str, Any], description: str = "", colour_space: str = ""
+) -> ModelCard:
     gan = meta["gan_config"]
     return ModelCard(
         latent_dim=int(gan["latent_dim"]),
@@ -229,6 +232,7 @@ def card_for_checkpoint(meta: dict[str, Any], description: str = "") -> ModelCar
         training_data=str(meta["data_name"]),
         description=description or f"DCGAN trained {meta['step']} steps",
         extra={"architecture": json.dumps(gan, sort_keys=True), "train_step": str(meta["step"])},
+        colour_space=checked_colour_space(colour_space),
     )
 
 
@@ -375,12 +379,13 @@ def export_checkpoint(
     *,
     fp16: bool = False,
     description: str = "",
+    colour_space: str = "",
     opset: int = 18,
 ) -> ExportResult:
     """A training checkpoint -> ONNX with its card, torch parity enforced; with `fp16` an FP16
     twin beside it (OUTPUT.fp16.onnx), through the parity gate."""
     generator, meta = generator_from_checkpoint(checkpoint)
-    card = card_for_checkpoint(meta, description)
+    card = card_for_checkpoint(meta, description, colour_space)
     parity = export_generator(generator, card, output, opset=opset)
     return _with_fp16(ExportResult(output, parity), card, fp16)
 

@@ -23,6 +23,9 @@ PREFIX = "imggen."
 CARD_VERSION = "2"
 READS_VERSIONS = ("1", "2")
 FLOAT32_MAX = 3.4028234663852886e38  # the range is used in float32 by the post-process
+# The colour space a card that names none is read in (OpenColorIO's name in the ACES configs):
+# generators output 8-bit-style sRGB-encoded images.
+DEFAULT_COLOUR_SPACE = "sRGB - Texture"
 MAX_SIDE = 16384  # the largest frame side any part of the runtime makes (resize, video)
 LATENT_INPUT = "z"
 CLASS_INPUT = "class_id"
@@ -55,6 +58,13 @@ class ModelCard:
     # The contract (version 2); empty: version 1's `z` and `class_id`.
     inputs: tuple[InputSpec, ...] = ()
     output: OutputSpec = field(default_factory=OutputSpec)
+    # The output's colour space by its OpenColorIO name; "": DEFAULT_COLOUR_SPACE.
+    colour_space: str = ""
+
+    @property
+    def source_space(self) -> str:
+        """The colour space ocio ops and EXR conversion read the model's frames in."""
+        return self.colour_space or DEFAULT_COLOUR_SPACE
 
     @property
     def num_classes(self) -> int:
@@ -102,6 +112,8 @@ class ModelCard:
             "training_data": self.training_data,
             "description": self.description,
         }
+        if self.colour_space:
+            meta["colour_space"] = self.colour_space
         if not self.is_v1_contract:
             meta["inputs"] = json.dumps([spec.to_dict() for spec in self.input_specs])
             meta["output"] = json.dumps(self.output.to_dict())
@@ -142,6 +154,7 @@ class ModelCard:
                 producer=meta.get("producer", ""),
                 training_data=meta.get("training_data", ""),
                 description=meta.get("description", ""),
+                colour_space=meta.get("colour_space", ""),
                 extra={k: v for k, v in meta.items() if k not in _KNOWN_KEYS},
                 inputs=_input_specs(meta.get("inputs")) if version == "2" else (),
                 output=_output_spec(meta.get("output")) if version == "2" else OutputSpec(),
@@ -163,6 +176,8 @@ class ModelCard:
             raise ImggenError(
                 f"{source}: model card size {self.height}x{self.width}; at most {MAX_SIDE} a side"
             )
+        if len(self.colour_space) > 200 or not self.colour_space.isprintable():
+            raise ImggenError(f"{source}: model card colour space {self.colour_space[:60]!r}")
         if self.channels not in (1, 3):
             raise ImggenError(f"{source}: model card channels must be 1 or 3, got {self.channels}")
         low, high = self.output_range
@@ -283,6 +298,7 @@ class ModelCard:
             "producer": self.producer,
             "training_data": self.training_data,
             "description": self.description,
+            "colour_space": self.source_space,
             "extra": dict(self.extra),
             "inputs": [spec.to_dict() for spec in self.input_specs],
             "output": self.output.to_dict(),
@@ -291,6 +307,7 @@ class ModelCard:
 
 _KNOWN_KEYS = {
     "card_version",
+    "colour_space",
     "latent_dim",
     "resolution",
     "channels",

@@ -472,6 +472,14 @@ class ImageGenerator:
         self.close()
 
 
+def model_colour_space(model: str | Path | None = None) -> str:
+    """The colour space a model's frames are in (its card's, else sRGB), read without a
+    session: what ocio ops and EXR conversion start from."""
+    from .onnx_graph import card_of_file
+
+    return card_of_file(Path(model) if model is not None else default_model_path()).source_space
+
+
 def load(
     model: str | Path | None = None,
     backend: str = "auto",

@@ -30,6 +30,7 @@ from .contract import (
 )
 from .errors import ImggenError, first_line
 from .onnx_graph import class_table_rows
+from .post.ocio import checked_colour_space
 
 PROBE_SEEDS = 8
 # Names that say "truncation knob": StyleGAN's psi, and what ports call it. 1 means none.
@@ -53,6 +54,7 @@ class ImportOptions:
     channel_order: str | None = None
     output_range: str = "auto"  # auto | -1:1 | 0:1 | 0:255 | LOW:HIGH
     description: str = ""
+    colour_space: str = ""  # the output's OCIO colour space; "": sRGB
 
 
 @dataclass
@@ -109,6 +111,7 @@ def infer_contract(path: Path, options: ImportOptions = ImportOptions()) -> Infe
         class_names=names,
         producer=f"imggen-rt {__version__} import of {path.name}",
         description=options.description,
+        colour_space=checked_colour_space(options.colour_space),
         inputs=tuple(specs),
         output=OutputSpec(output.name, layout, order),
     )

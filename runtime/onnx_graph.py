@@ -31,6 +31,11 @@ def metadata(model: onnx.ModelProto) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
 
+def card_of_file(path: str | Path) -> ModelCard:
+    """The card of an ONNX file, read without its external weights (no session made)."""
+    return read_card(load_model(path, load_weights=False), Path(path).name)
+
+
 def read_card(model: onnx.ModelProto, source: str = "model") -> ModelCard:
     """The card, checked against the graph it describes (and, for class ids, against the
     table they index: a card naming another class count than the graph has is refused)."""

@@ -60,7 +60,9 @@ class OrtGpuBackend(OrtBackend):
         cuda_options: dict[str, Any] = {"device_id": device_id}
         providers: list[Any] = []
         if provider == "tensorrt":
-            card = _card_of(model, Path(model).name)  # the profile needs the input shapes
+            from ..onnx_graph import card_of_file
+
+            card = card_of_file(model)  # the profile needs the input shapes
             trt_options = _trt_options(
                 card, device_id, cache_dir, profile, fp16, cuda_graph, opt_level
             )
@@ -92,12 +94,6 @@ class OrtGpuBackend(OrtBackend):
             "provider_options": {k: str(v) for k, v in self._options.items()},
             "output_dtype": self._output_dtype.name,
         }
-
-
-def _card_of(model: str | Path, source: str) -> ModelCard:
-    from ..onnx_graph import load_model, read_card
-
-    return read_card(load_model(model, load_weights=False), source)
 
 
 def _trt_options(

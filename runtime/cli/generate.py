@@ -11,7 +11,7 @@ from ..errors import ImggenError
 from .arg_types import positive_int
 from .engine_build import add_engine_build_argument, engine_build_progress
 from .knob_args import add_knob_arguments, parse_knobs
-from .post_args import add_post_arguments, chain_from_args
+from .post_args import add_post_arguments, chain_from_args, frames_space
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.n is not None and args.n != len(args.seeds):
         raise ImggenError(f"-n {args.n} disagrees with the {len(args.seeds)} seeds given")
     n = None if args.seeds is not None else (16 if args.n is None else args.n)
-    post = chain_from_args(args)
+    post = chain_from_args(args, frames_space(args))
     with engine_build_progress(args) as build:
         gen = load(args.model, backend=args.backend, threads=args.threads, build=build)
     with gen:

@@ -53,6 +53,12 @@ def add_contract_arguments(p: Any) -> None:
     g.add_argument("--layout", choices=("nchw", "nhwc"), help="the output's axis order")
     g.add_argument("--channel-order", choices=("rgb", "bgr"), help="the output's channel order")
     g.add_argument(
+        "--colour-space",
+        metavar="NAME",
+        help="the output's OpenColorIO colour space, recorded in the card for ocio ops and EXR "
+        "output (default: sRGB - Texture, what generators make)",
+    )
+    g.add_argument(
         "--output-range",
         default="auto",
         metavar="auto|-1:1|0:1|0:255|LOW:HIGH",
@@ -81,6 +87,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         channel_order=args.channel_order,
         output_range=args.output_range,
         description=getattr(args, "description", ""),
+        colour_space=getattr(args, "colour_space", None) or "",
     )
 
 

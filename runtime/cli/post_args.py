@@ -39,13 +39,27 @@ def add_post_arguments(parser: Any) -> None:
     )
 
 
-def chain_from_args(args: argparse.Namespace) -> PostChain | None:
-    """The chain the user asked for, or None; a bad chain is one ImggenError line."""
+def frames_space(args: argparse.Namespace) -> str | None:
+    """The model card's colour space when the chain may need it (an ocio op, or a chain file),
+    else None: the card is read only then (it parses the ONNX without a session)."""
+    post = getattr(args, "post", None) or ""
+    if "ocio" not in post.lower() and getattr(args, "post_config", None) is None:
+        return None
+    from ..generator import model_colour_space
+
+    return model_colour_space(args.model)
+
+
+def chain_from_args(args: argparse.Namespace, source_space: str | None = None) -> PostChain | None:
+    """The chain the user asked for, or None; a bad chain is one ImggenError line.
+    `source_space`: the frames' colour space (the model card's) for ocio ops naming none."""
+    from ..card import DEFAULT_COLOUR_SPACE
     from ..post import load_post_config, parse_post
 
     ocio_config = getattr(args, "ocio_config", None)
+    space = source_space or DEFAULT_COLOUR_SPACE
     if getattr(args, "post_config", None) is not None:
-        return load_post_config(args.post_config, ocio_config)
+        return load_post_config(args.post_config, ocio_config, space)
     if getattr(args, "post", None):
-        return parse_post(args.post, ocio_config)
+        return parse_post(args.post, ocio_config, space)
     return None

@@ -109,6 +109,12 @@ class _ExportVerb:
         byo.add_argument("--layout", choices=("nchw", "nhwc"))
         byo.add_argument("--channel-order", choices=("rgb", "bgr"))
         p.add_argument("--description", default="", help="free text for the model card")
+        p.add_argument(
+            "--colour-space",
+            metavar="NAME",
+            default="",
+            help="the output's OpenColorIO colour space for the card (default: sRGB - Texture)",
+        )
         p.add_argument("--opset", type=int, default=18)
         p.set_defaults(run=_ExportVerb.run)
 
@@ -123,6 +129,7 @@ class _ExportVerb:
             args.output,
             fp16=args.fp16,
             description=args.description,
+            colour_space=args.colour_space,
             opset=args.opset,
         )
         print(
@@ -149,6 +156,7 @@ def _export_module(args: argparse.Namespace) -> int:
         channel_order=args.channel_order,
         output_range=args.output_range,
         description=args.description,
+        colour_space=args.colour_space,
     )
     parity, inferred, warnings = export_module(
         args.module,

@@ -35,8 +35,6 @@ from .ops import Gamma, Lut, PointOp, Region
 
 INSTALL = "pip install 'imggen-rt[ocio]' (or: pip install opencolorio)"
 DEFAULT_CONFIG = "ocio://default"
-# The space a generator's output is in when its card does not say: 8-bit sRGB-encoded images.
-DEFAULT_SOURCE_SPACE = "sRGB - Texture"
 # Lattice points per axis of a bake: 65 is what grading tools export for finishing work, and
 # the tetrahedral error at 65 stays within one 8-bit level for the ACES transforms.
 BAKE_SIZE = 65
@@ -99,6 +97,20 @@ def colour_space(config: Any, name: str, source: str) -> str:
     if found is not None:
         return str(found.getName())
     return _check_name("colour space", name, config.getColorSpaceNames(), source)
+
+
+def checked_colour_space(name: str, config: str | None = None) -> str:
+    """A colour space for a model card (`--colour-space`), by its name in the config when
+    OpenColorIO is installed (a wrong name is one line with the close ones); as given when it
+    is not (checked when an ocio op first uses it)."""
+    if not name:
+        return ""
+    try:
+        import_ocio()
+    except ImggenError:
+        return name
+    source = config_source(config)
+    return colour_space(load_config(source), name, source)
 
 
 @dataclass(frozen=True)

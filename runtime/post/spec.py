@@ -21,13 +21,15 @@ import inspect
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..card import DEFAULT_COLOUR_SPACE
 from ..errors import ImggenError
 from ..text_files import read_text_file
 from .chain import PostChain
-from .ocio import DEFAULT_SOURCE_SPACE, OcioExact, OcioTransform, baked_ops, config_source
+from .ocio import OcioExact, OcioTransform, baked_ops, config_source
 from .ops import (
     Alpha,
     Blur,
@@ -189,7 +191,16 @@ LUT_NAMES = ("lut",)
 OCIO_KINDS = {"ocio": "colorspace", "ocio-look": "look", "ocio-display": "display"}
 
 
-def _ocio(name: str, args: list[Any], region: Any, config: str | None) -> list[Op | OcioExact]:
+@dataclass(frozen=True)
+class OcioContext:
+    """What ocio ops are resolved against: the config (None: $OCIO, else OCIO's built-in
+    default) and the space the frames are in where an op names none (the model card's)."""
+
+    config: str | None = None
+    source_space: str = DEFAULT_COLOUR_SPACE
+
+
+def _ocio(name: str, args: list[Any], region: Any, ctx: OcioContext) -> list[Op | OcioExact]:
     """ocio=SRC:DST, ocio-look=LOOK[:SRC], ocio-display=DISPLAY:VIEW[:SRC], each with an
     optional last `exact`."""
     values = [str(a).strip() for a in args]
@@ -205,8 +216,8 @@ def _ocio(name: str, args: list[Any], region: Any, config: str | None) -> list[O
         }
         raise ImggenError(f"{name} takes {forms[kind]}[:exact]; got {_short(':'.join(values))}")
     if kind != "colorspace" and len(values) < wanted[1]:
-        values.append(DEFAULT_SOURCE_SPACE)
-    transform = OcioTransform(kind, tuple(values), config_source(config))  # type: ignore[arg-type]
+        values.append(ctx.source_space)
+    transform = OcioTransform(kind, tuple(values), config_source(ctx.config))  # type: ignore[arg-type]
     transform.processor()  # names checked now, with the config's own words
     return [OcioExact(transform, region=region)] if exact else [*baked_ops(transform, region)]
 
@@ -222,14 +233,14 @@ def _build(
     args: list[Any],
     kwargs: dict[str, Any],
     base: Path | None,
-    ocio_config: str | None = None,
+    ocio: OcioContext,
 ) -> list[Op | OcioExact]:
     """The op(s) one chain item makes (an ocio item may make a shaper and its LUT)."""
     region = kwargs.get("region", "all")
     if region not in ("all", "fg", "bg"):
         raise ImggenError(f"{_label(name)}: region must be fg or bg; got {region!r}")
     if name in OCIO_KINDS:
-        return _ocio(name, args, region, ocio_config)
+        return _ocio(name, args, region, ocio)
     if name in LUT_NAMES:
         path = kwargs.pop("path", args[0] if args else None)
         if path is None:
@@ -254,9 +265,13 @@ def _build(
     return [builder(*args, **kwargs)]
 
 
-def parse_post(spec: str, ocio_config: str | None = None) -> PostChain:
+def parse_post(
+    spec: str, ocio_config: str | None = None, source_space: str = DEFAULT_COLOUR_SPACE
+) -> PostChain:
     """The CLI string form -> a PostChain (empty string: an empty chain). `ocio_config`: the
-    OpenColorIO config for ocio ops (else $OCIO, else OCIO's built-in default)."""
+    OpenColorIO config for ocio ops (else $OCIO, else OCIO's built-in default); `source_space`:
+    the frames' colour space where an ocio op names none (the model card's)."""
+    ocio = OcioContext(ocio_config, source_space)
     if not isinstance(spec, str):
         raise ImggenError(f"a post-process chain is a string; got {type(spec).__name__}")
     ops: list[Op | OcioExact] = []
@@ -272,12 +287,16 @@ def parse_post(spec: str, ocio_config: str | None = None) -> PostChain:
             value = "fg"
         elif not eq:
             raise ImggenError(f"post-process item {item!r} needs name=value")
-        ops += _build(name, value.split(":") if value else [], kwargs, None, ocio_config)
+        ops += _build(name, value.split(":") if value else [], kwargs, None, ocio)
     return PostChain(ops, spec)
 
 
-def load_post_config(path: str | Path, ocio_config: str | None = None) -> PostChain:
-    """A YAML or JSON chain file -> a PostChain."""
+def load_post_config(
+    path: str | Path, ocio_config: str | None = None, source_space: str = DEFAULT_COLOUR_SPACE
+) -> PostChain:
+    """A YAML or JSON chain file -> a PostChain (`ocio_config`, `source_space`: as for
+    parse_post)."""
+    ocio = OcioContext(ocio_config, source_space)
     path = Path(path)
     text = read_text_file(path, MAX_CONFIG_BYTES, "post-process config")
     data = _load_yaml_or_json(text, path)
@@ -296,7 +315,7 @@ def load_post_config(path: str | Path, ocio_config: str | None = None) -> PostCh
         else:
             args, kwargs = ([] if value is None else [value]), {}
         try:
-            ops += _build(str(name).lower(), args, kwargs, path.parent, ocio_config)
+            ops += _build(str(name).lower(), args, kwargs, path.parent, ocio)
         except ImggenError as e:
             raise ImggenError(f"{path}: op {number}: {e}") from None
     return PostChain(ops, path.name)

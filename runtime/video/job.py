@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImggenError
-from ..generator import ImageGenerator, check_knobs, load
+from ..generator import ImageGenerator, check_knobs, load, model_colour_space
 from ..walks import KeyframeWalk, NoiseLoop, Walk
 from . import progress
 from .frames import FrameMaker
@@ -79,9 +79,10 @@ def render_job(
         raise ImggenError(f"--batch-size must be >= 1, got {job.batch_size}")
     if job.walk.loop_seconds is not None and job.walk.loop_back:
         raise ImggenError("--loop-back applies to keyframe walks; a --loop has no seam to close")
-    post_recipe = _post_recipe(job)
+    space = _frames_space(job)
+    post_recipe = _post_recipe(job, space)
     post = post_recipe() if post_recipe is not None else None
-    opened = open_sink(job.out, job.sink)
+    opened = open_sink(job.out, dataclasses.replace(job.sink, source_space=space))
     if job.resume and opened.record_path is None:
         raise ImggenError("--resume needs a file output (a video file or an image sequence)")
     with load(job.model, backend=job.backend, threads=job.threads, build=build) as gen:
@@ -190,15 +191,27 @@ def _for_slice(opened: OpenedSink, first: int, stop: int, length: int) -> Opened
     return opened
 
 
-def _post_recipe(job: RenderJob) -> Callable[[], Any] | None:
+def _frames_space(job: RenderJob) -> str:
+    """The model's colour space, read from its card only where ocio ops or an EXR colour
+    space need it."""
+    from ..card import DEFAULT_COLOUR_SPACE
+
+    ocio_post = "ocio" in (job.post or "").lower() or job.post_config is not None
+    if not ocio_post and job.sink.colour_space is None:
+        return DEFAULT_COLOUR_SPACE
+    return model_colour_space(job.model)
+
+
+def _post_recipe(job: RenderJob, space: str) -> Callable[[], Any] | None:
     """How the chain is made, here and on each Ray worker (a chain holds thread-local buffers
     and does not travel); LUT files named in it must exist on the workers."""
     from ..post import load_post_config, parse_post
 
     if job.post_config is not None:
-        return functools.partial(load_post_config, job.post_config.resolve(), job.ocio_config)
+        path = job.post_config.resolve()
+        return functools.partial(load_post_config, path, job.ocio_config, space)
     if job.post:
-        return functools.partial(parse_post, job.post, job.ocio_config)
+        return functools.partial(parse_post, job.post, job.ocio_config, space)
     return None
 
 

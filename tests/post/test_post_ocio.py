@@ -141,3 +141,58 @@ def test_exact_needs_rgb_and_keeps_alpha_and_regions() -> None:
         chain.apply(frames[..., :1], order="gray")
     transform = OcioTransform("colorspace", ("sRGB - Texture", "ACEScct"), STUDIO)
     assert str(transform) == "ocio=sRGB - Texture:ACEScct"
+
+
+# --- the model card's colour space ---------------------------------------------------------------
+
+
+def with_colour_space(path: Path, space: str) -> None:
+    import dataclasses
+
+    import onnx
+
+    from imggen_rt.onnx_graph import load_model, read_card, write_card
+
+    model = load_model(path)
+    write_card(model, dataclasses.replace(read_card(model), colour_space=space))
+    onnx.save(model, str(path))
+
+
+def test_card_colour_space_is_the_ocio_source(
+    tiny_rgb: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imggen_rt.cli.main import main
+    from imggen_rt.generator import model_colour_space
+
+    path = tiny_rgb.path  # type: ignore[attr-defined]
+    assert model_colour_space(path) == "sRGB - Texture"  # a card that names none
+    with_colour_space(path, "ACEScct")
+    assert model_colour_space(path) == "ACEScct"
+    monkeypatch.setenv("OCIO", STUDIO)
+    view = "sRGB - Display:ACES 2.0 - SDR 100 nits (Rec.709)"
+    base = ["generate", "-m", str(path), "--seeds", "3", "--no-progress", "--backend", "ort"]
+    assert main([*base, "-o", str(tmp_path / "a"), "--post", f"ocio-display={view}"]) == 0
+    assert main([*base, "-o", str(tmp_path / "b"), "--post", f"ocio-display={view}:ACEScct"]) == 0
+    assert main([*base, "-o", str(tmp_path / "c"), "--post", f"ocio-display={view}:ACEScg"]) == 0
+    a, b, c = ((tmp_path / d / "seed000003.png").read_bytes() for d in "abc")
+    assert a == b and a != c
+
+
+def test_import_records_a_checked_colour_space(
+    tiny_rgb: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from imggen_rt.cli.main import main
+    from imggen_rt.generator import model_colour_space
+
+    monkeypatch.setenv("OCIO", STUDIO)
+    src = str(tiny_rgb.path)  # type: ignore[attr-defined]
+    out = tmp_path / "imported.onnx"
+    # an alias is recorded by the config's own name for it
+    assert main(["import", src, "-o", str(out), "--colour-space", "srgb - texture"]) == 0
+    assert model_colour_space(out) == "sRGB Encoded Rec.709 (sRGB)"
+    assert main(["import", src, "-o", str(tmp_path / "x.onnx"), "--colour-space", "sRGBB"]) == 2
+    err = capsys.readouterr().err
+    assert "no colour space 'sRGBB'" in err and err.count("\n") == 1
