@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from ..errors import ImggenError
 from ..postprocess import _postproc, denormalize
 from .filters import gaussian_taps, resize_kind, resize_taps
-from .ocio import OcioExact
+from .ocio import BakedOcio, OcioExact, OcioTransform
 from .ops import PROGRAM_COLUMNS, Alpha, Blur, Lut, Mask, Op, PointOp, Region, Resize, Sharpen
 from .segment import masks_for
 
@@ -90,6 +90,23 @@ class PostChain:
     def makes_colour(self) -> bool:
         """True when a gray source can come out coloured (white balance, matrix, LUT)."""
         return any(isinstance(op, PointOp | OcioExact) and op.makes_colour for op in self.ops)
+
+    @property
+    def last_ocio(self) -> OcioTransform | None:
+        """The chain's last OpenColorIO transform, which says what the frames are encoded
+        for (a display, or a colour space), else None."""
+        for op in reversed(self.ops):
+            transform = op.transform if isinstance(op, BakedOcio | OcioExact) else None
+            if transform is not None:
+                return transform
+        return None
+
+    @property
+    def display(self) -> str | None:
+        """The OCIO display the frames are encoded for, when the chain's last OCIO op is a
+        display/view transform (video files are tagged for it), else None."""
+        last = self.last_ocio
+        return None if last is None else last.display
 
     @property
     def has_alpha(self) -> bool:

@@ -113,6 +113,24 @@ def checked_colour_space(name: str, config: str | None = None) -> str:
     return colour_space(load_config(source), name, source)
 
 
+def config_catalogue(config: str | None = None) -> dict[str, Any]:
+    """What a colour picker offers from a config: its colour spaces and each display's views
+    (the page's selectors); {"available": False, "reason": ...} without OpenColorIO."""
+    try:
+        import_ocio()
+    except ImggenError as e:
+        return {"available": False, "reason": str(e)}
+    source = config_source(config)
+    cfg = load_config(source)
+    return {
+        "available": True,
+        "config": source,
+        "name": str(cfg.getName()),
+        "colour_spaces": [str(n) for n in cfg.getColorSpaceNames()],
+        "displays": {str(d): [str(v) for v in cfg.getViews(d)] for d in cfg.getDisplays()},
+    }
+
+
 @dataclass(frozen=True)
 class OcioTransform:
     """One OCIO transform of the chain, by name: what `ocio*=` says, resolved in a config."""
@@ -155,6 +173,11 @@ class OcioTransform:
         return colour_space(load_config(self.config), self.names[1], self.config)
 
     @property
+    def display(self) -> str | None:
+        """The display a display/view transform encodes for, else None."""
+        return self.names[0] if self.kind == "display" else None
+
+    @property
     def source(self) -> str:
         return self.names[0] if self.kind == "colorspace" else self.names[-1]
 
@@ -182,13 +205,21 @@ def bake(
     return table
 
 
+@dataclass(frozen=True)
+class BakedOcio(Lut):
+    """A LUT baked from an OCIO transform: fuses like any LUT, and remembers what it is (a
+    display/view decides how a video file is tagged)."""
+
+    transform: OcioTransform | None = field(default=None, kw_only=True)
+
+
 def baked_ops(transform: OcioTransform, region: Region = "all") -> list[PointOp]:
     """The transform as ops of the fused colour program: a LUT, behind a shaper when the
     source is scene-linear."""
     shaper = SHAPER_GAMMA if transform.source_is_linear() else 1.0
     source = f"{transform} ({transform.config})"
     cube = CubeLut(bake(transform, shaper=shaper), title=str(transform), source=source)
-    lut = Lut(cube, "tetrahedral", region=region)
+    lut = BakedOcio(cube, "tetrahedral", region=region, transform=transform)
     return [Gamma(shaper, region=region), lut] if shaper != 1.0 else [lut]
 
 

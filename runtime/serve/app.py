@@ -1,4 +1,5 @@
-"""The HTTP app: POST /v1/generate, GET /v1/models, health, readiness and Prometheus metrics.
+"""The HTTP app: POST /v1/generate, GET /v1/models, GET /v1/colour (the OCIO config's colour
+spaces and views), health, readiness and Prometheus metrics.
 
 Models are loaded from paths given at start-up and addressed by name in requests: a request
 never names a file. Every request waits in its model's dynamic batcher, so concurrent clients
@@ -14,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -25,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import ImggenError
 from ..generator import ImageGenerator
 from ..post import PostChain
+from ..post.ocio import config_catalogue
 from ..resize import resize_frames
 from .batcher import DynamicBatcher
 from .budget import check_budget
@@ -142,6 +145,15 @@ def create_app(
             ModelInfo(name=name, card=gen.card.to_dict(), backend=dict(gen.backend.describe()))
             for name, gen in generators.items()
         ]
+
+    @app.get("/v1/colour", dependencies=[Depends(authorize)])
+    async def colour() -> dict[str, Any]:
+        """The OpenColorIO config request chains resolve ocio ops in ($OCIO, else the built-in
+        default): its colour spaces and display views, for the page's selectors."""
+        try:
+            return config_catalogue()
+        except ImggenError as e:  # a broken $OCIO: say so, the rest of the server works
+            return {"available": False, "reason": str(e)}
 
     async def answer(
         model: str | None,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ImggenError
 from ..generator import ImageGenerator, check_knobs, load, model_colour_space
@@ -24,6 +24,9 @@ from .frames import FrameMaker
 from .options import parse_frames
 from .render import RenderResult, batches_from, render
 from .sinks.factory import OpenedSink, SinkOptions, open_sink
+
+if TYPE_CHECKING:
+    from ..post import PostChain
 
 # A progress display for `total` frames: a context whose value advances it by n frames.
 ProgressFactory = Callable[[int], AbstractContextManager[Callable[[int], None]]]
@@ -82,7 +85,10 @@ def render_job(
     space = _frames_space(job)
     post_recipe = _post_recipe(job, space)
     post = post_recipe() if post_recipe is not None else None
-    opened = open_sink(job.out, dataclasses.replace(job.sink, source_space=space))
+    frames_space = _space_after_chain(job, post, space)
+    colour = job.sink.colour.for_display(post.display if post else None)
+    sink = dataclasses.replace(job.sink, source_space=frames_space, colour=colour)
+    opened = open_sink(job.out, sink)
     if job.resume and opened.record_path is None:
         raise ImggenError("--resume needs a file output (a video file or an image sequence)")
     with load(job.model, backend=job.backend, threads=job.threads, build=build) as gen:
@@ -189,6 +195,29 @@ def _for_slice(opened: OpenedSink, first: int, stop: int, length: int) -> Opened
     opened = dataclasses.replace(opened, record_path=opened.record_path.with_name(name))
     opened.sink.use_slice(first, stop)
     return opened
+
+
+def _space_after_chain(job: RenderJob, post: PostChain | None, model_space: str) -> str:
+    """The colour space of the frames the chain makes (what --colour-space converts from):
+    the target of its last OCIO conversion, else the model's. EXR without --colour-space reads
+    frames as sRGB, so a chain that converted them elsewhere needs --colour-space; a display
+    transform's output is for a screen, not for scene-linear EXR."""
+    last = post.last_ocio if post else None
+    if last is None or not job.out.lower().endswith(".exr"):
+        return model_space
+    if last.kind == "display":
+        raise ImggenError(
+            f"{last} encodes frames for a display; EXR holds scene-linear values: drop it, or "
+            "write a video file or PNG/TIFF sequence"
+        )
+    if last.kind == "look":
+        return last.names[1]
+    if job.sink.colour_space is None:
+        raise ImggenError(
+            f"{last} makes 8-bit frames of {last.names[1]!r}, which EXR would read as sRGB: "
+            f"write EXR in that space with --colour-space {last.names[1]!r} instead"
+        )
+    return last.names[1]
 
 
 def _frames_space(job: RenderJob) -> str:

@@ -236,3 +236,24 @@ def test_without_ray_the_error_names_the_extra() -> None:
         done.stderr.strip()
         == "imggen-rt: error: --ray needs Ray Serve: pip install 'imggen-rt[ray]'"
     )
+
+
+def test_colour_catalogue_and_ocio_chains_over_http(tiny_rgb: TinyGenerator) -> None:
+    pytest.importorskip("PyOpenColorIO")
+    import os
+
+    studio = "ocio://studio-config-latest"
+    view = "ocio-display=sRGB - Display:ACES 2.0 - SDR 100 nits (Rec.709):ACEScct"
+    chain = f"ocio=sRGB - Texture:ACEScct,{view}"
+    with imggen_rt.load(tiny_rgb.path) as gen:
+        expected = gen.generate(seeds=[4], post=parse_post(chain, studio))
+    with server(tiny_rgb.path, env={**os.environ, "OCIO": studio}) as (url, _):
+        catalogue = httpx.get(f"{url}/v1/colour").json()
+        assert catalogue["available"] and catalogue["config"] == studio
+        assert "ACEScg" in catalogue["colour_spaces"]
+        assert "ACES 2.0 - SDR 100 nits (Rec.709)" in catalogue["displays"]["sRGB - Display"]
+        raw = httpx.post(f"{url}/v1/generate", json={"seeds": [4], "post": chain, "format": "raw"})
+        got = np.frombuffer(raw.content, np.uint8).reshape(expected.shape)
+        np.testing.assert_array_equal(got, expected)
+        bad = httpx.post(f"{url}/v1/generate", json={"seeds": [4], "post": "ocio=sRGB:ACEScg"})
+        assert bad.status_code == 422 and "close:" in bad.json()["detail"]

@@ -124,3 +124,31 @@ def test_token_look_sliders_and_walk_preview(tiny_rgb: TinyGenerator, tmp_path: 
     assert strip[0] == shown
     assert strip[4] == "data:image/png;base64," + base64.b64encode(last.content).decode()
     assert len(set(strip)) == 5
+
+
+def test_colour_selectors_come_from_the_servers_config(tiny_rgb: TinyGenerator) -> None:
+    pytest.importorskip("PyOpenColorIO")
+    import os
+
+    view = "sRGB - Display:ACES 2.0 - SDR 100 nits (Rec.709)"
+    expected = f"ocio=sRGB - Texture:ACEScct,ocio-display={view}:ACEScct"
+    env = {**os.environ, "OCIO": "ocio://studio-config-latest"}
+    with server(tiny_rgb.path, env=env) as (url, _), sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_selector(f"#ocio-view option[value='{view}']", state="attached")
+            page.select_option("#ocio-space", "ACEScct")
+            page.select_option("#ocio-view", view)
+            assert page.inner_text("#post-spec") == expected
+            page.fill("#count", "2")
+            with page.expect_request("**/v1/generate") as sent:
+                page.click("#generate")
+            page.wait_for_selector("#grid img >> nth=1")
+            assert sent.value.post_data_json["post"] == expected
+            shown = page.get_attribute("#grid img[data-seed='0']", "src")
+        finally:
+            browser.close()
+        direct = httpx.post(f"{url}/v1/generate", json={"seeds": [0], "post": expected})
+    assert shown == "data:image/png;base64," + base64.b64encode(direct.content).decode()

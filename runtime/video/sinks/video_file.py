@@ -85,7 +85,8 @@ class VideoFileSink(Sink):
             "codec": self.spec.name,
             "options": self.options,
             "fps": str(self.fps),
-            "colour": [self.colour.space, self.colour.range],
+            "colour": [self.colour.space, self.colour.range]
+            + ([self.colour.display] if self.colour.display else []),
             "segment_frames": self.segment_frames,
         }
 
