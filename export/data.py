@@ -137,9 +137,17 @@ def load_image_folder(root: Path, resolution: int, channels: int) -> ImageSet:
 
 
 def load_training_data(data: str, resolution: int, channels: int) -> ImageSet:
-    """`fashion-mnist` or a folder path, as the CLI's --data takes it."""
+    """`fashion-mnist`, `twemoji` (RGBA emoji) or a folder path, as the CLI's --data takes it."""
     if data == "fashion-mnist":
         return load_fashion_mnist("train", resolution, channels)
+    if data == "twemoji":
+        if channels != 4:
+            raise ImggenError("--data twemoji is RGBA: train it with --channels 4")
+        from .emoji import load_twemoji
+
+        return load_twemoji("train", resolution)
+    if channels == 4:
+        raise ImggenError("--channels 4 (RGBA) needs --data twemoji")
     return load_image_folder(Path(data), resolution, channels)
 
 

