@@ -48,8 +48,9 @@ def denormalize(
 ) -> NDArray[np.uint8]:
     """Map images in [low, high] to uint8 (N, H, W, Cout) in one pass; reuse `out` when given.
 
-    images is (N, C, H, W) float32, float16 or ml_dtypes.bfloat16 with C in {1, 3} (RGB);
-    order is "rgb", "bgr" or "gray" (BT.601 luma of the raw values). Arrays keep their dtype
+    images is (N, C, H, W) float32, float16 or ml_dtypes.bfloat16 with C in {1, 3, 4} (RGB,
+    RGBA with straight alpha); order is "rgb", "bgr" or "gray" (BT.601 luma of the raw values;
+    not for RGBA, which gives RGBA or BGRA frames). Arrays keep their dtype
     (a bf16 engine's output is read as bf16, never widened first) and are copied only when not
     C-contiguous; nested lists are read as float32. Raises ValueError with a one-line reason
     for anything the kernel cannot take.
@@ -67,14 +68,19 @@ def denormalize_reference(
     x = np.asarray(images)
     if x.dtype not in (np.float32, np.float16) and x.dtype.name != "bfloat16":
         raise ValueError(f"images must be float32, float16 or bfloat16; got {x.dtype}")
-    if x.ndim != 4 or x.shape[1] not in (1, 3):
-        raise ValueError(f"images must be (N, C, H, W) with C in (1, 3); got shape {x.shape}")
+    if x.ndim != 4 or x.shape[1] not in (1, 3, 4):
+        raise ValueError(f"images must be (N, C, H, W) with C in (1, 3, 4); got shape {x.shape}")
     if order not in _ORDERS:
         raise ValueError(f"order must be 'rgb', 'bgr' or 'gray'; got {order!r}")
     scale, offset = _scale_offset(low, high)
 
     v = x.astype(np.float32)  # exact for float16 and bfloat16
-    if x.shape[1] == 3:
+    if x.shape[1] == 4:
+        if order == "gray":
+            raise ValueError("an RGBA source has no gray layout: order 'rgb' or 'bgr'")
+        r, g, b, a = v[:, 0], v[:, 1], v[:, 2], v[:, 3]
+        planes = [r, g, b, a] if order == "rgb" else [b, g, r, a]
+    elif x.shape[1] == 3:
         r, g, b = v[:, 0], v[:, 1], v[:, 2]
         with np.errstate(over="ignore", invalid="ignore"):
             luma = (_LUMA[0] * r + _LUMA[1] * g) + _LUMA[2] * b

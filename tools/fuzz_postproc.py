@@ -281,7 +281,7 @@ CV2: Any = None
 
 def make_denormalize(g: Gen, case: Case) -> None:
     n, h, w = g.frame_dims()
-    c = g.pick([1, 3]) if g.chance(0.93) else int(g.rng.integers(0, 6))
+    c = g.pick([1, 3, 4]) if g.chance(0.93) else int(g.rng.integers(0, 6))
     dtype = g.pick(FLOATS) if g.chance(0.92) else g.bad_dtype()
     shape: tuple[int, ...] = (n, c, h, w)
     if g.chance(0.03):
@@ -291,7 +291,7 @@ def make_denormalize(g: Gen, case: Case) -> None:
     order = g.pick(["rgb", "bgr", "gray"]) if g.chance(0.95) else g.pick(["RGB", None, 3, ""])
     out = None
     if g.chance(0.25) and len(shape) == 4:
-        cout = 1 if order == "gray" else 3
+        cout = 1 if order == "gray" else (4 if c == 4 else 3)
         out = g.layout(np.zeros((shape[0], shape[2], shape[3], cout), np.uint8), 0.1)
         out = maybe_alias(g, out, [src], 0.15)
     case.desc.update(src=arr_desc(src), low=repr(low), high=repr(high), order=repr(order))

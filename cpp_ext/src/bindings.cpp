@@ -25,8 +25,9 @@ NB_MODULE(_postproc, m) {
           "order"_a.none() = "rgb", "out"_a.none() = nb::none(),
           "Map (N, C, H, W) float32/float16/bfloat16 values in [low, high] to (N, H, W, Cout)\n"
           "uint8. bfloat16: a DLPack bfloat16 array (torch) or a numpy ml_dtypes.bfloat16 one.\n\n"
-          "C is 1 or 3 (source channels are RGB). order is 'rgb', 'bgr' or 'gray' (BT.601\n"
-          "luma of the raw values); a 1-channel source is replicated for 'rgb'/'bgr'. Values\n"
+          "C is 1, 3 or 4 (source channels are RGB[A], straight alpha). order is 'rgb', 'bgr'\n"
+          "or 'gray' (BT.601 luma of the raw values; not for RGBA); a 1-channel source is\n"
+          "replicated for 'rgb'/'bgr'; RGBA gives RGBA or BGRA (alpha last). Values\n"
           "round half up; NaN and values below low give 0, values above high give 255. src\n"
           "must be a C-contiguous, aligned CPU array. out, when given, must be a C-contiguous\n"
           "uint8 (N, H, W, Cout) array sharing no memory with src; it is filled and returned.\n"

@@ -335,6 +335,10 @@ Layout layout_or_fail(nb::handle order, std::int64_t source_channels) {
     if (nb::isinstance<nb::str>(order)) o = nb::cast<std::string>(order);
     if (o != "rgb" && o != "bgr" && o != "gray")
         fail(std::string("order must be 'rgb', 'bgr' or 'gray'; got ") + nb::repr(order).c_str());
+    if (source_channels == 4) {
+        if (o == "gray") fail("an RGBA source has no gray layout: order 'rgb' or 'bgr'");
+        return o == "rgb" ? Layout::rgba_from_rgba : Layout::bgra_from_rgba;
+    }
     if (source_channels == 3)
         return o == "rgb"   ? Layout::rgb_from_rgb
                : o == "bgr" ? Layout::bgr_from_rgb

@@ -33,9 +33,9 @@ void check_src(const Array& a, bool cuda) {
         !is(a.dtype, dl::dtype_code::Bfloat, 16))
         fail("src must be float32, float16 or bfloat16; got " + dtype_str(a.dtype));
     const std::int64_t c = a.shape[1];
-    if (c != 1 && c != 3) {
-        const bool nhwc = a.shape[3] == 1 || a.shape[3] == 3;
-        fail("src must have 1 or 3 channels on axis 1 (N, C, H, W); got shape " +
+    if (c != 1 && c != 3 && c != 4) {
+        const bool nhwc = a.shape[3] == 1 || a.shape[3] == 3 || a.shape[3] == 4;
+        fail("src must have 1, 3 or 4 channels on axis 1 (N, C, H, W); got shape " +
              shape_str(a.shape) + (nhwc ? " (channels-last input? this op takes NCHW)" : ""));
     }
     check_device(a, cuda);

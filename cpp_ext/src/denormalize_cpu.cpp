@@ -33,6 +33,8 @@ inline __attribute__((always_inline)) void row_any(const T* __restrict src, std:
         case Layout::gray_from_rgb: row_loop<Layout::gray_from_rgb>(src, plane, w, p, dst); break;
         case Layout::gray_from_gray: row_loop<Layout::gray_from_gray>(src, plane, w, p, dst); break;
         case Layout::rgb_from_gray: row_loop<Layout::rgb_from_gray>(src, plane, w, p, dst); break;
+        case Layout::rgba_from_rgba: row_loop<Layout::rgba_from_rgba>(src, plane, w, p, dst); break;
+        case Layout::bgra_from_rgba: row_loop<Layout::bgra_from_rgba>(src, plane, w, p, dst); break;
     }
 }
 

@@ -42,6 +42,8 @@ void launch_dtype(const DenormJob& job, cudaStream_t stream) {
         case Layout::gray_from_rgb: launch_layout<Layout::gray_from_rgb, T>(job, stream); break;
         case Layout::gray_from_gray: launch_layout<Layout::gray_from_gray, T>(job, stream); break;
         case Layout::rgb_from_gray: launch_layout<Layout::rgb_from_gray, T>(job, stream); break;
+        case Layout::rgba_from_rgba: launch_layout<Layout::rgba_from_rgba, T>(job, stream); break;
+        case Layout::bgra_from_rgba: launch_layout<Layout::bgra_from_rgba, T>(job, stream); break;
     }
 }
 

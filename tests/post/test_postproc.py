@@ -112,6 +112,19 @@ def test_every_float16_value() -> None:
     assert_same(denormalize(x3, -1.0, 1.0, "gray"), denormalize_reference(x3, -1.0, 1.0, "gray"))
 
 
+@pytest.mark.parametrize("dtype", FLOATS, ids=["f32", "f16", "bf16"])
+@pytest.mark.parametrize("order", ["rgb", "bgr"])
+@pytest.mark.parametrize("shape", [(2, 4, 5, 7), (1, 4, 33, 65), (3, 4, 1, 1)])
+def test_rgba_matches_reference(shape: tuple[int, ...], dtype: Any, order: str) -> None:
+    x = make_images(shape, dtype, -1.0, 1.0, seed=sum(shape))
+    got = denormalize(x, -1.0, 1.0, order)
+    assert got.shape == (shape[0], shape[2], shape[3], 4)
+    assert_same(got, denormalize_reference(x, -1.0, 1.0, order))
+    rgb = denormalize(np.ascontiguousarray(x[:, :3]), -1.0, 1.0, order)
+    alpha = denormalize(np.ascontiguousarray(x[:, 3:]), -1.0, 1.0, "gray")
+    assert_same(got, np.concatenate([rgb, alpha], axis=3))  # alpha maps like a colour channel
+
+
 def test_every_bfloat16_value() -> None:
     bits = np.arange(1 << 16, dtype=np.uint16).reshape(4, 1, 128, 128)
     x = bits.view(ml_dtypes.bfloat16)
@@ -248,8 +261,10 @@ BAD_CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any], str]] = {
     "uint8": ((f32.astype(np.uint8), -1.0, 1.0), {}, "got uint8"),
     "bool": ((f32.astype(bool), -1.0, 1.0), {}, "got bool"),
     "complex": ((f32.astype(np.complex64), -1.0, 1.0), {}, "got complex64"),
-    "2ch": ((np.zeros((1, 2, 4, 4), np.float32), -1.0, 1.0), {}, "1 or 3 channels"),
-    "nhwc": ((np.zeros((1, 4, 4, 3), np.float32), -1.0, 1.0), {}, "NCHW"),
+    "2ch": ((np.zeros((1, 2, 4, 4), np.float32), -1.0, 1.0), {}, "1, 3 or 4 channels"),
+    "5ch": ((np.zeros((1, 5, 4, 4), np.float32), -1.0, 1.0), {}, "1, 3 or 4 channels"),
+    "rgba-gray": ((np.zeros((1, 4, 4, 4), np.float32), -1.0, 1.0, "gray"), {}, "no gray layout"),
+    "nhwc": ((np.zeros((1, 5, 5, 3), np.float32), -1.0, 1.0), {}, "NCHW"),
     "transposed": ((f32.transpose(0, 1, 3, 2), -1.0, 1.0), {}, "C-contiguous"),
     "strided": ((np.zeros((1, 3, 4, 10), np.float32)[..., ::2], -1.0, 1.0), {}, "C-contiguous"),
     "order_case": ((f32, -1.0, 1.0, "RGB"), {}, "'rgb', 'bgr' or 'gray'; got 'RGB'"),

@@ -15,7 +15,8 @@
 namespace imggen {
 
 // One pixel: src points at channel 0 of the pixel, channel c lives at src[c * plane]. gray
-// from RGB is the luma of the raw values, then the same mapping.
+// from RGB is the luma of the raw values, then the same mapping; alpha maps like a colour
+// channel (the card's range covers all channels).
 template <Layout L, class T>
 IMGGEN_HD void denormalize_pixel(const T* src, std::ptrdiff_t plane, float scale, float offset,
                                  std::uint8_t* dst) {
@@ -29,6 +30,16 @@ IMGGEN_HD void denormalize_pixel(const T* src, std::ptrdiff_t plane, float scale
         dst[2] = to_u8(load(src[0]), scale, offset);
     } else if constexpr (L == Layout::gray_from_rgb) {
         dst[0] = to_u8(luma(load(src[0]), load(src[plane]), load(src[2 * plane])), scale, offset);
+    } else if constexpr (L == Layout::rgba_from_rgba) {
+        dst[0] = to_u8(load(src[0]), scale, offset);
+        dst[1] = to_u8(load(src[plane]), scale, offset);
+        dst[2] = to_u8(load(src[2 * plane]), scale, offset);
+        dst[3] = to_u8(load(src[3 * plane]), scale, offset);
+    } else if constexpr (L == Layout::bgra_from_rgba) {
+        dst[0] = to_u8(load(src[2 * plane]), scale, offset);
+        dst[1] = to_u8(load(src[plane]), scale, offset);
+        dst[2] = to_u8(load(src[0]), scale, offset);
+        dst[3] = to_u8(load(src[3 * plane]), scale, offset);
     } else if constexpr (L == Layout::gray_from_gray) {
         dst[0] = to_u8(load(src[0]), scale, offset);
     } else {

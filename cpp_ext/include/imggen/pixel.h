@@ -26,19 +26,24 @@
 
 namespace imggen {
 
-// Source channels are RGB (or one gray channel); the name says output <- source.
+// Source channels are RGB, RGBA (straight alpha) or one gray channel; the name says
+// output <- source.
 enum class Layout : int {
     rgb_from_rgb,    // C=3, order "rgb"
     bgr_from_rgb,    // C=3, order "bgr": channels reversed
     gray_from_rgb,   // C=3, order "gray": luma (BT.601)
     gray_from_gray,  // C=1, order "gray"
     rgb_from_gray,   // C=1, order "rgb" or "bgr": the one channel replicated
+    rgba_from_rgba,  // C=4, order "rgb": colour and alpha
+    bgra_from_rgba,  // C=4, order "bgr": colour reversed, alpha last (OpenCV's BGRA)
 };
 
 constexpr IMGGEN_HD int source_channels(Layout l) {
+    if (l == Layout::rgba_from_rgba || l == Layout::bgra_from_rgba) return 4;
     return (l == Layout::gray_from_gray || l == Layout::rgb_from_gray) ? 1 : 3;
 }
 constexpr IMGGEN_HD int output_channels(Layout l) {
+    if (l == Layout::rgba_from_rgba || l == Layout::bgra_from_rgba) return 4;
     return (l == Layout::gray_from_rgb || l == Layout::gray_from_gray) ? 1 : 3;
 }
 
