@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from .errors import ImggenError, first_line
@@ -81,15 +80,10 @@ def postprocess_images(
         target = out_dir / (path.stem + suffix)
         if target == path.resolve():
             raise ImggenError(f"{target} would overwrite its input; pick another -o")
-        frames, alpha = read_rgb(path)
-        colour = colour_frames(frames.shape[3], chain)
+        frames = read_frames(path)
+        colour = colour_frames(min(frames.shape[3], 3), chain)
+        # the chain carries an input's alpha itself (resized with the image)
         result = chain.apply(frames, order="bgr" if colour else "gray")[0]
-        if alpha is not None and not chain.has_alpha:
-            height, width = result.shape[:2]
-            alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_AREA)
-            if result.shape[2] == 1:
-                result = np.broadcast_to(result, (height, width, 3))
-            result = np.dstack([result, alpha])
         write_image(target, result)
         advance(1)
 
@@ -109,8 +103,8 @@ def collect_inputs(inputs: list[Path]) -> list[Path]:
     return files
 
 
-def read_rgb(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """(1, H, W, C) RGB or gray uint8 and the alpha plane (H, W) when the file has one."""
+def read_frames(path: Path) -> np.ndarray:
+    """(1, H, W, C) uint8: gray, RGB, or RGBA when the file has alpha."""
     import cv2
 
     try:
@@ -128,12 +122,10 @@ def read_rgb(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise ImggenError(f"cannot read {path} as an image")
     if image.dtype != np.uint8:
         raise ImggenError(f"{path} is {image.dtype}; postprocess reads 8-bit images")
-    alpha = None
     if image.ndim == 2:
         image = image[..., None]
     elif image.shape[2] == 4:
-        alpha = image[..., 3].copy()
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
     else:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return image[None], alpha
+    return image[None]

@@ -130,11 +130,17 @@ class PostChain:
         return height, width
 
     def run(self, images: NDArray[Any], low: float, high: float, order: str = "rgb") -> Frames:
-        """Generator output -> post-processed uint8 frames."""
+        """Generator output -> post-processed uint8 frames. An RGBA model's alpha rides along
+        (resized with the frames, untouched by colour ops) unless the chain makes its own."""
         work = _work_order(order)
         if not isinstance(images, np.ndarray):  # nested lists read as float32, as denormalize does
             images = np.asarray(images)
             images = images.astype(np.float32) if images.dtype == np.float64 else images
+        if images.ndim == 4 and images.shape[1] == 4:
+            if work == "gray":
+                raise ImggenError("an RGBA model makes colour frames: order rgb or bgr, not gray")
+            alpha = denormalize(_contiguous(images[:, 3:]), low, high, "gray")
+            return self._carry_alpha(self.run(images[:, :3], low, high, order), alpha)
         images = _contiguous(images)
         steps = self._steps
         first = steps[0] if steps else None
@@ -160,11 +166,33 @@ class PostChain:
             )
         work = _work_order(order)
         if frames.shape[3] == 4:
-            frames = frames[..., :3]
+            alpha = np.ascontiguousarray(frames[..., 3:])
+            return self._carry_alpha(self.apply(frames[..., :3], order), alpha)
         if (frames.shape[3] == 1) != (work == "gray") or not self._steps:
             # Convert to the working layout with an empty program (exact for 8-bit input).
             frames = _postproc.point(_contiguous(frames), _EMPTY_PROGRAM, [], work)
         return self._run_steps(self._steps, _contiguous(frames), work, order)
+
+    def _carry_alpha(self, result: Frames, alpha: Frames) -> Frames:
+        """The source's alpha (N, H, W, 1) appended to the chain's result: resized by the
+        chain's resize ops with the same filter, left alone by every other op; the chain's own
+        `alpha` op wins. Grey + alpha is no file format's layout: it becomes RGBA."""
+        if self.has_alpha:
+            return result
+        for op in self.ops:
+            if isinstance(op, Resize):
+                alpha = self._resized(alpha, op, -1)
+        if result.shape[3] == 1:
+            result = np.repeat(result, 3, axis=3)
+        return np.concatenate([result, alpha], axis=3)
+
+    def _resized(self, frames: Frames, op: Resize, index: int) -> Frames:
+        n, h, w, c = frames.shape
+        ix, wx = resize_taps(w, op.width, resize_kind(op.filter, w, op.width))
+        iy, wy = resize_taps(h, op.height, resize_kind(op.filter, h, op.height))
+        tmp = self._scratch(index, "tmp", (n, h, op.width, c), np.float32)
+        resized: Frames = _postproc.separable_filter(frames, ix, wx, iy, wy, tmp)
+        return resized
 
     def _run_steps(self, steps: Sequence[_Step], frames: Frames, work: str, order: str) -> Frames:
         if frames.size == 0:
@@ -203,11 +231,7 @@ class PostChain:
         op = step.op
         n, h, w, c = frames.shape
         if isinstance(op, Resize):
-            ix, wx = resize_taps(w, op.width, resize_kind(op.filter, w, op.width))
-            iy, wy = resize_taps(h, op.height, resize_kind(op.filter, h, op.height))
-            tmp = self._scratch(index, "tmp", (n, h, op.width, c), np.float32)
-            resized: Frames = _postproc.separable_filter(frames, ix, wx, iy, wy, tmp)
-            return resized
+            return self._resized(frames, op, index)
         sigma = op.sigma if isinstance(op, Blur) else op.radius
         ix, wx = gaussian_taps(w, sigma)
         iy, wy = gaussian_taps(h, sigma)

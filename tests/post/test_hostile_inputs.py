@@ -350,7 +350,7 @@ def test_parameters_are_checked_in_float32() -> None:
         ("resize=8x6", (0, 5, 5, 3), "rgb", (0, 6, 8, 3)),
         ("exposure=1,sharpen=1,mask=otsu,alpha", (2, 0, 5, 3), "rgb", (2, 0, 5, 4)),
         ("lut=teal-orange,blur=2", (1, 5, 0, 1), "gray", (1, 5, 0, 1)),
-        ("", (3, 0, 0, 4), "bgr", (3, 0, 0, 3)),
+        ("", (3, 0, 0, 4), "bgr", (3, 0, 0, 4)),
         ("mask=otsu-dark,saturation=2@bg", (0, 0, 0, 3), "gray", (0, 0, 0, 1)),
     ],
 )
@@ -359,7 +359,8 @@ def test_empty_frames_give_empty_output_of_the_right_shape(
 ) -> None:
     out = parse_post(spec).apply(np.zeros(shape, np.uint8), order)
     assert out.shape == expected and out.dtype == np.uint8
-    images = np.zeros((shape[0], 3, shape[1], shape[2]), np.float32)
+    channels = 4 if shape[3] == 4 else 3  # RGBA frames, or an RGBA model's output
+    images = np.zeros((shape[0], channels, shape[1], shape[2]), np.float32)
     assert parse_post(spec).run(images, -1.0, 1.0, order).shape == expected
 
 

@@ -136,7 +136,8 @@ def test_exact_needs_rgb_and_keeps_alpha_and_regions() -> None:
     assert isinstance(chain.ops[0], OcioExact) and chain.makes_colour
     frames = RNG.integers(0, 256, (2, 8, 8, 4), dtype=np.uint8)
     out = chain.apply(frames)
-    assert out.shape == (2, 8, 8, 3)
+    assert out.shape == (2, 8, 8, 4)
+    np.testing.assert_array_equal(out[..., 3], frames[..., 3])  # alpha rides along untouched
     with pytest.raises(ImggenError, match="needs RGB frames"):
         chain.apply(frames[..., :1], order="gray")
     transform = OcioTransform("colorspace", ("sRGB - Texture", "ACEScct"), STUDIO)
