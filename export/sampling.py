@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..grid import contact_sheet
+from ..grid import composite, contact_sheet
 from ..latents import latents_for_seeds
 from ..postprocess import denormalize
 from .models import GanConfig, Generator
@@ -21,15 +21,8 @@ def generate_torch(
     return generator.eval()(z, c).numpy()
 
 
-# RGBA samples are shown composited on both, so alpha edges (halos, holes) are visible.
-BACKGROUNDS = {"": 236, "_dark": 24}
-
-
-def composite(rgba: np.ndarray, grey: int) -> np.ndarray:
-    """(N, H, W, 4) straight-alpha uint8 over a flat grey -> (N, H, W, 3) uint8."""
-    alpha = rgba[..., 3:].astype(np.float32) / 255
-    out = rgba[..., :3].astype(np.float32) * alpha + np.float32(grey) * (1 - alpha)
-    return (out + 0.5).astype(np.uint8)
+# RGBA samples are shown on a light and a dark background, so alpha edges (halos, holes) show.
+BACKGROUNDS = {"": "light", "_dark": "dark"}
 
 
 def sample_grid(
@@ -48,12 +41,10 @@ def sample_grid(
         cols, seeds, classes = 8, list(range(64)), None
     images = generate_torch(generator, seeds, classes)
     if config.channels == 4:
-        rgb = denormalize(np.ascontiguousarray(images[:, :3]), -1.0, 1.0, "bgr")
-        alpha = denormalize(np.ascontiguousarray(images[:, 3:]), -1.0, 1.0, "gray")
-        rgba = np.concatenate([rgb, alpha], axis=3)
+        bgra = denormalize(images, -1.0, 1.0, "bgr")
         return {
-            suffix: contact_sheet(composite(rgba, grey), columns=cols)
-            for suffix, grey in BACKGROUNDS.items()
+            suffix: contact_sheet(composite(bgra, background), columns=cols)
+            for suffix, background in BACKGROUNDS.items()
         }
     frames = denormalize(images, -1.0, 1.0, "bgr" if config.channels == 3 else "gray")
     return {"": contact_sheet(frames, columns=cols)}

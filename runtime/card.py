@@ -178,8 +178,10 @@ class ModelCard:
             )
         if len(self.colour_space) > 200 or not self.colour_space.isprintable():
             raise ImggenError(f"{source}: model card colour space {self.colour_space[:60]!r}")
-        if self.channels not in (1, 3):
-            raise ImggenError(f"{source}: model card channels must be 1 or 3, got {self.channels}")
+        if self.channels not in (1, 3, 4):
+            raise ImggenError(
+                f"{source}: model card channels must be 1, 3 or 4 (RGBA), got {self.channels}"
+            )
         low, high = self.output_range
         if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in (low, high)):
             raise ImggenError(

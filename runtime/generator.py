@@ -159,7 +159,10 @@ class ImageGenerator:
 
     def _order_for_model(self, order: str, post: PostChain | None = None) -> str:
         # A one-channel model stays one channel unless colour is asked for explicitly, or a
-        # post-process chain colours it (`colour_frames`).
+        # post-process chain colours it (`colour_frames`). An RGBA model's frames are RGBA
+        # (or BGRA): it has no grey layout.
+        if self.card.channels == 4 and order == "gray":
+            raise ImggenError("an RGBA model makes colour frames: order rgb or bgr, not gray")
         return "gray" if order == "rgb" and not colour_frames(self.card.channels, post) else order
 
     def frame_shape(self, order: str, post: PostChain | None = None) -> tuple[int, int, int]:
@@ -168,8 +171,13 @@ class ImageGenerator:
         channels = 1 if self._order_for_model(order, post) == "gray" else 3
         if post is not None:
             height, width = post.output_size(height, width)
-            channels += post.has_alpha
+        if self.has_alpha(post):
+            channels = 4 if channels == 3 else channels + 1
         return height, width, channels
+
+    def has_alpha(self, post: PostChain | None = None) -> bool:
+        """Whether the frames carry alpha: the model's own (RGBA) or a chain's `alpha` op."""
+        return self.card.channels == 4 or (post is not None and post.has_alpha)
 
     def resolve_seeds(self, n: int | None, seeds: Sequence[int] | None, seed: int) -> list[int]:
         if seeds is not None:
@@ -395,7 +403,12 @@ class ImageGenerator:
         """The backend, when it makes frames on its device and the graph's output is the NCHW
         RGB its device pass reads; else None (the host path)."""
         backend = self.backend
-        if isinstance(backend, DeviceFramesBackend) and self.card.output.canonical:
+        # The device pass writes RGB or grey frames; RGBA models take the host path.
+        if (
+            isinstance(backend, DeviceFramesBackend)
+            and self.card.output.canonical
+            and self.card.channels != 4
+        ):
             return backend
         return None
 

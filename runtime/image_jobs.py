@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ImggenError, first_line
 from .generator import colour_frames
-from .grid import contact_sheet
+from .grid import composite, contact_sheet
 from .image_files import output_folder, write_image
 
 if TYPE_CHECKING:
@@ -37,11 +37,13 @@ def generate_images(
     batch_size: int = 16,
     post: PostChain | None = None,
     grid: bool = False,
+    grid_background: str = "light",
     advance: Advance = lambda _: None,
     scalars: Scalars = None,
 ) -> None:
     """One PNG per seed (`seed000005.png`) in `out`, and `grid.png` (a contact sheet) with
-    `grid`. Frames stream batch by batch: memory stays flat in the number of seeds."""
+    `grid`, RGBA frames shown on `grid_background` (grid.BACKGROUNDS). Frames stream batch by
+    batch: memory stays flat in the number of seeds."""
     # OpenCV writes BGR, so the fused post-process emits BGR directly (gray stays gray unless
     # the chain colours it).
     order = "bgr" if colour_frames(gen.card.channels, post) else "gray"
@@ -62,7 +64,8 @@ def generate_images(
             sheet_frames.append(batch.frames.copy())
         advance(len(batch.seeds))
     if grid and sheet_frames:
-        write_image(out / "grid.png", contact_sheet(np.concatenate(sheet_frames)))
+        frames = composite(np.concatenate(sheet_frames), grid_background)
+        write_image(out / "grid.png", contact_sheet(frames))
 
 
 def postprocess_images(

@@ -88,10 +88,10 @@ def infer_contract(path: Path, options: ImportOptions = ImportOptions()) -> Infe
         _, height, width, channels = images.shape
     else:
         _, channels, height, width = images.shape
-    if channels not in (1, 3):
+    if channels not in (1, 3, 4):
         raise ImggenError(
-            f"output '{output.name}' has {channels} channels: this runtime makes 1- or 3-channel "
-            "frames (RGBA output is not supported yet)"
+            f"output '{output.name}' has {channels} channels: this runtime makes grey (1), RGB "
+            "(3) or RGBA (4, straight alpha) frames"
         )
     low, high, probe = _output_range(images, options, evidence)
     order = options.channel_order or "rgb"

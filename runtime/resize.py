@@ -54,16 +54,39 @@ def _resize_one(src: np.ndarray, dst: np.ndarray, size: tuple[int, int], interp:
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int] | None, fit: str = "pad") -> np.ndarray:
     """Resize (N, H, W, C) uint8 to the delivery size (width, height): Lanczos when enlarging
-    (keeps edges crisp), area averaging when shrinking (no aliasing); see `fit_box`."""
+    (keeps edges crisp), area averaging when shrinking (no aliasing); see `fit_box`. RGBA
+    (straight alpha) is resampled premultiplied, so the colour of transparent pixels does not
+    bleed into the edges; pad bars are transparent."""
     if size is None:
         return frames
+    if frames.shape[3] == 4 and (frames.shape[2], frames.shape[1]) != tuple(size):
+        return _unpremultiplied(_resize(_premultiplied(frames), size, fit))
+    return _resize(frames, size, fit)
+
+
+def _premultiplied(rgba: np.ndarray) -> np.ndarray:
+    out = rgba.astype(np.float32)
+    out[..., :3] *= out[..., 3:] * np.float32(1 / 255)
+    return out
+
+
+def _unpremultiplied(rgba: np.ndarray) -> np.ndarray:
+    alpha = np.clip(rgba[..., 3:], 0, 255)
+    colour = np.divide(
+        rgba[..., :3] * 255, alpha, out=np.zeros_like(rgba[..., :3]), where=alpha > 0.5
+    )
+    out = np.concatenate([np.clip(colour, 0, 255), alpha], axis=3)
+    return (out + 0.5).astype(np.uint8)
+
+
+def _resize(frames: np.ndarray, size: tuple[int, int], fit: str) -> np.ndarray:
     w, h = size
     n, fh, fw, c = frames.shape
     if (fw, fh) == (w, h):
         return frames
     sw, sh, x, y = fit_box((fw, fh), (w, h), fit)
     interp = cv2.INTER_AREA if sw * sh < fw * fh else cv2.INTER_LANCZOS4
-    out = np.zeros((n, h, w, c), dtype=np.uint8)
+    out = np.zeros((n, h, w, c), dtype=frames.dtype)
     if (sw, sh, x, y) == (w, h, 0, 0):
         for i in range(n):
             _resize_one(frames[i], out[i], (w, h), interp)
@@ -71,7 +94,7 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int] | None, fit: str = "
         for i in range(n):
             _resize_one(frames[i], out[i, y : y + sh, x : x + sw], (sw, sh), interp)
     else:  # crop: resample the whole, keep the middle
-        scaled = np.empty((sh, sw, c), dtype=np.uint8)
+        scaled = np.empty((sh, sw, c), dtype=frames.dtype)
         for i in range(n):
             _resize_one(frames[i], scaled, (sw, sh), interp)
             out[i] = scaled[-y : -y + h, -x : -x + w]

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..backend_factory import BACKEND_NAMES
 from ..errors import ImggenError
+from ..grid import BACKGROUNDS
 from .arg_types import positive_int
 from .engine_build import add_engine_build_argument, engine_build_progress
 from .knob_args import add_knob_arguments, parse_knobs
@@ -63,6 +64,13 @@ def add_parser(verbs: Any) -> None:
     add_knob_arguments(p)
     p.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder")
     p.add_argument("--grid", action="store_true", help="also write grid.png (a contact sheet)")
+    p.add_argument(
+        "--grid-background",
+        choices=BACKGROUNDS,
+        default="light",
+        help="what RGBA frames are shown on in grid.png (default light; the PNGs per seed "
+        "keep their alpha)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
 
@@ -93,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
                 post=post,
                 grid=args.grid,
+                grid_background=args.grid_background,
                 advance=lambda k: bar.advance(task, k),
             )
     print(f"wrote {len(seeds)} images to {args.out}" + (" and grid.png" if args.grid else ""))

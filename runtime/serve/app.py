@@ -368,13 +368,14 @@ def _checked_post(
     may ask for (`budget`)."""
     post = chain_for_request(spec)
     check_budget(images, gen.card.height, gen.card.width, post, size)
+    if gen.has_alpha(post) and fmt == "jpeg":
+        what = "the model's frames are RGBA" if gen.card.channels == 4 else "post makes alpha"
+        raise ImggenError(f"{what}: jpeg has no alpha channel; ask for png or webp")
     if post is None:
         return None
     height, width = post.output_size(gen.card.height, gen.card.width)
     if max(height, width) > MAX_SIZE:
         raise ImggenError(f"post: frames of {width}x{height}; at most {MAX_SIZE} a side")
-    if post.has_alpha and fmt == "jpeg":
-        raise ImggenError("post: jpeg has no alpha channel; ask for png or webp")
     return post
 
 

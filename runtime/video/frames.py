@@ -64,7 +64,7 @@ class FrameMaker:
 
     @property
     def has_alpha(self) -> bool:
-        return self.post is not None and self.post.has_alpha
+        return self.gen.has_alpha(self.post)
 
     def make(self, indices: Sequence[int]) -> np.ndarray:
         frames = self.gen.frames_for_walk(self.walk, indices, "rgb", post=self.post)

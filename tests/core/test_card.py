@@ -77,7 +77,7 @@ def test_class_input_without_classes_in_card_is_refused(tmp_path: Path) -> None:
         ("imggen.resolution", "big", "malformed model card"),
         ("imggen.output_range", "[1, -1]", "is empty"),
         ("imggen.num_classes", "5", "says 5 classes but names 3"),
-        ("imggen.channels", "4", "channels must be 1 or 3"),
+        ("imggen.channels", "2", "channels must be 1, 3 or 4"),
     ],
 )
 def test_malformed_card_values(

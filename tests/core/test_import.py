@@ -176,7 +176,6 @@ def test_a_server_request_returns_the_cli_png(imported: dict[str, Path], tmp_pat
         ("vae_decoder", ["--classes", "a,b"], "the graph has no class input"),
         ("vae_decoder", ["--scalar", "code"], "write NAME=DEFAULT"),
         ("dcgan", ["--noise", "loud"], "the mode must be normal or zeros"),
-        ("rgba", ["--layout", "nchw"], "4 channels"),
         ("rgba", [], "pass --layout nchw or --layout nhwc"),
     ],
 )
@@ -193,6 +192,17 @@ def test_what_the_evidence_cannot_settle_is_one_line_naming_the_flag(
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_an_rgba_generator_imports_and_makes_rgba_frames(
+    zoo: dict[str, ZooModel], tmp_path: Path
+) -> None:
+    out = tmp_path / "rgba.onnx"
+    assert main(["import", str(zoo["rgba"].path), "-o", str(out), "--layout", "nchw"]) == 0
+    with imggen_rt.load(out, backend="ort") as gen:
+        assert gen.card.channels == 4
+        frames = gen.generate(seeds=[0, 1])
+    assert frames.shape == (2, 4, 4, 4) and frames[..., 3].std() > 0
 
 
 def test_two_latent_candidates_ask_for_latent(tmp_path: Path) -> None:
