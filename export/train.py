@@ -84,6 +84,10 @@ def use_run_dir_for_caches(run_dir: Path) -> None:
     os.environ.setdefault("TORCH_HOME", str(cache / "torch"))
 
 
+KEEP_LAST = 3
+KEEP_EVERY = 5000
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, data: ImageSet, run_dir: Path) -> None:
         self.config = config
@@ -150,6 +154,7 @@ class Trainer:
         path = self.run_dir / "checkpoints" / f"step_{self.step:07d}.pt"
         save_checkpoint(state, path)
         save_checkpoint(state, self.run_dir / CHECKPOINT_NAME)
+        self._prune_checkpoints()
         import cv2
 
         folder = self.run_dir / "samples"
@@ -158,6 +163,15 @@ class Trainer:
         for suffix, grid in grids.items():
             cv2.imwrite(str(folder / f"step_{self.step:07d}{suffix}.png"), grid)
         return path
+
+    def _prune_checkpoints(self) -> None:
+        """Keep the last KEEP_LAST step checkpoints and every KEEP_EVERY-th: a long run at a
+        short --checkpoint-every would otherwise fill the disk (tens of MB each)."""
+        saved = sorted((self.run_dir / "checkpoints").glob("step_*.pt"))
+        for old in saved[:-KEEP_LAST]:
+            step = int(old.stem.split("_")[1])
+            if step % KEEP_EVERY:
+                old.unlink(missing_ok=True)
 
     # -- training ----------------------------------------------------------------------------
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,136 @@
+"""The RGBA emoji generator's training side: the reader, DiffAugment, bf16 RGBA training that
+resumes exactly, checkpoint pruning, and the export and lower-precision gates of an RGBA model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import imggen_rt
+
+pytestmark = [pytest.mark.slow, pytest.mark.train]
+torch = pytest.importorskip("torch")
+
+# A few Twemoji files and the group their code points belong to in emoji-test.txt.
+SAMPLE = {
+    "1f600": "Smileys & Emotion",  # grinning face
+    "1f436": "Animals & Nature",  # dog face
+    "1f34e": "Food & Drink",  # red apple
+    "1f697": "Travel & Places",  # automobile
+    "26bd": "Activities",  # soccer ball (FE0F dropped in the file name)
+    "1f1fa-1f1f8": "Flags",  # flag: United States
+    "1f44b-1f3fd": "People & Body",  # waving hand: medium skin tone
+    "2764": "Smileys & Emotion",  # red heart (file name without FE0F)
+    "1f4a1": "Objects",  # light bulb
+    "267b": "Symbols",  # recycling symbol
+}
+
+
+@pytest.fixture
+def emoji_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from imggen_rt.export.emoji import emoji_test_path, twemoji_dir
+
+    try:
+        source, _ = twemoji_dir(), emoji_test_path()
+    except imggen_rt.ImggenError as e:
+        pytest.skip(str(e))
+    folder = tmp_path / "twemoji"
+    folder.mkdir()
+    for stem in SAMPLE:
+        shutil.copy(source / f"{stem}.png", folder / f"{stem}.png")
+    monkeypatch.setenv("IMGGEN_TWEMOJI_DIR", str(folder))
+    return folder
+
+
+def test_reader_keeps_alpha_and_labels_by_group(emoji_folder: Path) -> None:
+    from imggen_rt.export.emoji import GROUPS, held_out, load_twemoji
+
+    every = load_twemoji("all", 64)
+    stems = sorted(SAMPLE)
+    assert every.images.shape == (len(SAMPLE), 4, 64, 64) and every.class_names == GROUPS
+    assert [GROUPS[k] for k in every.labels] == [SAMPLE[s] for s in stems]
+    face = every.images[stems.index("1f600")]
+    assert face[3, 0, 0] == 0 and face[3, 32, 32] == 255  # transparent corner, opaque middle
+    train, kept = load_twemoji("train", 64), [s for s in stems if not held_out(s)]
+    assert len(train) == len(kept) and len(train) + sum(map(held_out, stems)) == len(SAMPLE)
+    small = load_twemoji("all", 32).images
+    assert small.shape[2:] == (32, 32) and small[:, 3].max() == 255
+
+
+def test_diff_augment_is_seeded_differentiable_and_leaves_alpha_to_geometry() -> None:
+    from imggen_rt.export.augment import diff_augment
+
+    leaf = torch.rand(4, 4, 16, 16, requires_grad=True)
+    x = leaf * 2 - 1
+    a = diff_augment(x, "color,translation,cutout", torch.Generator().manual_seed(3))
+    b = diff_augment(x, "color,translation,cutout", torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and a.shape == x.shape
+    a.sum().backward()
+    assert leaf.grad is not None and leaf.grad.abs().sum() > 0
+    coloured = diff_augment(x.detach(), "color", torch.Generator().manual_seed(4))
+    assert torch.equal(coloured[:, 3], x.detach()[:, 3])  # colour ops do not touch alpha
+    assert not torch.equal(coloured[:, :3], x.detach()[:, :3])
+
+
+def _config(steps: int):  # type: ignore[no-untyped-def]
+    from imggen_rt.export.train import TrainConfig
+
+    return TrainConfig(
+        data="twemoji",
+        resolution=32,
+        channels=4,
+        steps=steps,
+        batch_size=4,
+        width=0.125,
+        latent_dim=16,
+        checkpoint_every=2,
+        threads=1,
+        augment="color,translation,cutout",
+        bf16=True,
+    )
+
+
+def test_rgba_bf16_training_resumes_exactly_and_exports(emoji_folder: Path, tmp_path: Path) -> None:
+    from imggen_rt.export.checkpoint import generator_from_checkpoint, load_checkpoint
+    from imggen_rt.export.onnx_export import card_for_checkpoint, export_fp16, export_generator
+    from imggen_rt.export.train import train
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train(_config(4), straight, progress=False)
+    train(_config(2), resumed, progress=False)
+    train(_config(4), resumed, resume=True, progress=False)
+    a, b = load_checkpoint(straight), load_checkpoint(resumed)
+    for key in ("generator", "generator_ema", "discriminator"):
+        for name, tensor in a[key].items():
+            assert torch.equal(tensor, b[key][name]), (key, name)
+    assert {p.name for p in (straight / "samples").iterdir()} >= {
+        "step_0000004.png",
+        "step_0000004_dark.png",  # RGBA samples on a light and a dark background
+    }
+
+    generator, meta = generator_from_checkpoint(straight / "checkpoint.pt")
+    card = card_for_checkpoint(meta)
+    onnx_path = tmp_path / "emoji.onnx"
+    assert export_generator(generator, card, onnx_path).max_abs_error <= 1e-4
+    with imggen_rt.load(onnx_path, backend="ort") as gen:
+        assert gen.card.channels == 4 and gen.card.class_names[-1] == "Flags"
+        assert gen.generate(seeds=[1, 2], classes=["Flags", 0]).shape == (2, 32, 32, 4)
+    half = export_fp16(onnx_path, tmp_path / "emoji.fp16.onnx", card)
+    assert half.passed, half.summary()
+
+
+def test_old_step_checkpoints_are_pruned(tmp_path: Path) -> None:
+    from imggen_rt.export.train import KEEP_EVERY, KEEP_LAST, Trainer
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    steps = [500, 1000, 1500, KEEP_EVERY, KEEP_EVERY + 500, KEEP_EVERY + 1000, KEEP_EVERY + 1500]
+    for step in steps:
+        (folder / f"step_{step:07d}.pt").write_bytes(b"x")
+    trainer = Trainer.__new__(Trainer)
+    trainer.run_dir = tmp_path
+    trainer._prune_checkpoints()
+    left = sorted(int(p.stem.split("_")[1]) for p in folder.iterdir())
+    assert left == [KEEP_EVERY, *steps[-KEEP_LAST:]]
