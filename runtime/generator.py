@@ -12,6 +12,7 @@ import numpy as np
 
 from .backend_factory import create_backend
 from .backends import Backend, DeviceFramesBackend
+from .bundled import resolve_model
 from .card import ModelCard
 from .contract import Feeds, canonical_output, noise_for_seed, scalar_value
 from .errors import ImggenError, first_line
@@ -22,7 +23,6 @@ from .walks import FramePlan, Walk
 if TYPE_CHECKING:
     from .post import PostChain
 
-DEFAULT_MODEL = Path(__file__).parent / "models" / "fashion_cgan32.onnx"
 ORDERS = ("rgb", "bgr", "gray")
 
 ClassArg = int | str | Sequence[int | str] | None
@@ -131,14 +131,6 @@ def colour_frames(channels: int, post: PostChain | None) -> bool:
     that colours them (a LUT look, white balance) or adds alpha (grey + alpha is no file
     format's layout: such frames become RGBA)."""
     return channels >= 3 or (post is not None and (post.makes_colour or post.has_alpha))
-
-
-def default_model_path() -> Path:
-    if not DEFAULT_MODEL.is_file():
-        raise ImggenError(
-            "this install has no bundled default model; pass a model path (-m MODEL.onnx)"
-        )
-    return DEFAULT_MODEL
 
 
 class ImageGenerator:
@@ -490,7 +482,7 @@ def model_colour_space(model: str | Path | None = None) -> str:
     session: what ocio ops and EXR conversion start from."""
     from .onnx_graph import card_of_file
 
-    return card_of_file(Path(model) if model is not None else default_model_path()).source_space
+    return card_of_file(resolve_model(model)).source_space
 
 
 def load(
@@ -500,11 +492,10 @@ def load(
     threads: int | None = None,
     build: Callable[[str], None] | None = None,
 ) -> ImageGenerator:
-    """Load a generator ONNX (the bundled default model when `model` is None). With `build` (a
-    progress callback), `auto` may build this CPU's bf16 engine on first use."""
-    path = Path(model) if model is not None else default_model_path()
-    if not path.is_file():
-        raise ImggenError(f"model file {path} does not exist")
+    """Load a generator ONNX, or a bundled model by name (the default one when `model` is
+    None). With `build` (a progress callback), `auto` may build this CPU's bf16 engine on first
+    use."""
+    path = resolve_model(model)
     gen = ImageGenerator(create_backend(backend, path, threads, build), path, order)
     try:
         gen.self_check()

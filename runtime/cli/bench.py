@@ -46,10 +46,10 @@ def add_parser(verbs: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..bench import BenchConfig, print_tables, run_suite, write_outputs
     from ..bench.config import parse_backends, parse_batches, parse_seconds
+    from ..bundled import resolve_model
     from ..errors import ImggenError
-    from ..generator import default_model_path
 
-    model = args.model or default_model_path()
+    model = resolve_model(args.model)
     if not model.is_file():
         raise ImggenError(f"model file {model} does not exist")
     if args.plot is not None:

@@ -65,9 +65,9 @@ def describe_model(path: Path, options: Any = None) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generator import default_model_path
+    from ..bundled import resolve_model
 
-    info = describe_model(args.model or default_model_path(), options_from_args(args))
+    info = describe_model(resolve_model(args.model), options_from_args(args))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

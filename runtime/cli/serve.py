@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         raise ImggenError(
             f"serve needs the serve extra ({e.name}): pip install 'imggen-rt[serve]'"
         ) from None
-    from ..generator import ImageGenerator, default_model_path, load
+    from ..bundled import resolve_model
+    from ..generator import ImageGenerator, load
     from ..serve.app import read_token
 
     token = None if args.token_file is None else read_token(args.token_file)
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_on_ray(args, config)
     generators: dict[str, ImageGenerator] = {}
     with engine_build_progress(args) as build:
-        for path in args.model or [default_model_path()]:
+        for path in [resolve_model(m) for m in args.model or [None]]:
             gen = load(path, backend=args.backend, build=build)
             generators[model_name(path, set(generators))] = gen
     app = create_app(generators, config)
@@ -128,14 +129,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_on_ray(args: argparse.Namespace, config: ServeConfig) -> int:
-    from ..generator import default_model_path
+    from ..bundled import resolve_model
     from ..serve import ray_app
 
     ray_app.import_serve()  # the install hint before any model is touched
     scaling = Scaling.from_options(
         args.replicas, args.min_replicas, args.max_replicas, args.target_ongoing, args.replica_cpus
     )
-    models = args.model or [default_model_path()]
+    models = [resolve_model(m) for m in args.model or [None]]
     for path in models:
         if not path.is_file():
             raise ImggenError(f"model file {path} does not exist")

@@ -24,11 +24,11 @@ def add_parser(verbs: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generator import default_model_path
+    from ..bundled import resolve_model
     from ..serve.triton import write_repository
 
     folder = write_repository(
-        args.model or default_model_path(), args.out, args.name, args.max_batch, args.gpu
+        resolve_model(args.model), args.out, args.name, args.max_batch, args.gpu
     )
     print(f"wrote {folder}/config.pbtxt and {folder}/1/model.onnx (config validated)")
     return 0

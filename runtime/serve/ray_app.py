@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI
 
+from ..bundled import resolve_model
 from ..errors import ImggenError, first_line
-from ..generator import ImageGenerator, default_model_path, load
+from ..generator import ImageGenerator, load
 from .app import create_app, model_name, read_token
 from .config import APP_NAME, Scaling, ServeConfig
 from .infer import all_answered, frames_for_requests
@@ -207,9 +208,9 @@ def app_builder(raw_args: dict[str, Any]) -> Any:
         number("target_ongoing_requests"),
         number("replica_cpus"),
     )
-    models = [Path(m) for m in args["model"].split(",")] if "model" in args else None
+    names = args["model"].split(",") if "model" in args else [None]
     return deployment(
-        models or [default_model_path()], args.get("backend", "auto"), config, scaling
+        [resolve_model(m) for m in names], args.get("backend", "auto"), config, scaling
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from tiny_models import TinyGenerator
 
 import imggen_rt
@@ -135,3 +136,19 @@ def test_help_explains_every_verb() -> None:
     for verb in ("generate", "info", "train", "export", "eval"):
         assert verb in done.stdout
     assert "--truncation" in cli("generate", "--help").stdout
+
+
+def test_models_lists_the_bundled_ones_and_names_resolve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imggen_rt.bundled import BUNDLED, DEFAULT_MODEL, resolve_model
+    from imggen_rt.cli.main import main
+
+    assert main(["models", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert set(rows) == set(BUNDLED) and rows[DEFAULT_MODEL]["default"]
+    assert resolve_model() == resolve_model(DEFAULT_MODEL) == BUNDLED[DEFAULT_MODEL].path
+    assert main(["generate", "-m", DEFAULT_MODEL, "-n", "1", "-o", str(tmp_path / "a")]) == 0
+    assert main(["generate", "-m", "nosuch", "-n", "1", "-o", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "model file nosuch does not exist (bundled models:" in err and DEFAULT_MODEL in err

@@ -14,11 +14,13 @@ from onnx import TensorProto, helper, numpy_helper
 from tiny_models import TinyGenerator
 
 from imggen_rt.backends.profiles import parse_batches
+from imggen_rt.bundled import resolve_model
 from imggen_rt.card import ModelCard
 from imggen_rt.engines.pipeline import BuildOutcome, BuildSpec, build
 from imggen_rt.errors import ImggenError
-from imggen_rt.generator import DEFAULT_MODEL
 from imggen_rt.onnx_graph import graph_io, load_model, read_card, write_card
+
+DEFAULT_MODEL = resolve_model()
 
 
 def fp16_build(model: Path, cache: Path, seeds: int = 8, batches: str = "1,8") -> BuildOutcome:
@@ -114,7 +116,6 @@ def test_cli_trt_without_tensorrt_is_one_line(tiny_rgb: TinyGenerator) -> None:
     assert "JetPack" in lines[0]
 
 
-@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="the bundled default model is not built")
 def test_default_model_fp16_passes_the_gate(tmp_path: Path) -> None:
     done = subprocess.run(
         [
