@@ -53,6 +53,11 @@ class TrainConfig:
     # bf16 autocast for the forward passes (weights, optimiser state and losses stay FP32):
     # several times the matmul rate on CPUs with AVX512-BF16 or AMX.
     bf16: bool = False
+    minibatch_std: bool = False  # see GanConfig.minibatch_std
+    # Mode seeking (Mao et al. 2019): the generator is also rewarded for making images as far
+    # apart as their latents are (the two halves of each batch share classes and differ in z).
+    # 0 = off.
+    diversity: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,6 +79,8 @@ class TrainConfig:
                 raise ImggenError(f"{name} must be in (0, 1), got {lr}")
         if self.threads < 0:
             raise ImggenError(f"--threads must be >= 0, got {self.threads}")
+        if not (math.isfinite(self.diversity) and 0 <= self.diversity <= 100):
+            raise ImggenError(f"--diversity must be in [0, 100], got {self.diversity}")
 
 
 def use_run_dir_for_caches(run_dir: Path) -> None:
@@ -100,6 +107,7 @@ class Trainer:
             latent_dim=config.latent_dim,
             num_classes=num_classes,
             width=config.width,
+            minibatch_std=config.minibatch_std,
         )
         torch.manual_seed(config.seed)
         self.generator = Generator(self.gan)
@@ -134,7 +142,7 @@ class Trainer:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        if state["gan_config"] != self.gan.to_dict():
+        if GanConfig(**state["gan_config"]) != self.gan:  # older runs lack newer fields
             raise ImggenError(
                 "checkpoint was trained with a different model configuration: "
                 f"{state['gan_config']} vs {self.gan.to_dict()}"
@@ -213,9 +221,17 @@ class Trainer:
 
         # Generator: raise the discriminator's score of fresh fakes.
         z, fake_class = self._noise()
+        half = len(z) // 2
+        if self.config.diversity and fake_class is not None:
+            fake_class[half : 2 * half] = fake_class[:half]  # pairs: same class, other z
         with self._autocast():
-            score = self.discriminator(self._seen(self.generator(z, fake_class)), fake_class)
+            fake = self.generator(z, fake_class)
+            score = self.discriminator(self._seen(fake), fake_class)
         loss_g = -score.float().mean()
+        if self.config.diversity:
+            apart = (fake[:half] - fake[half : 2 * half]).float().abs().mean()
+            latent_apart = (z[:half] - z[half : 2 * half]).abs().mean()
+            loss_g = loss_g + self.config.diversity / (apart / latent_apart + 1e-5)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

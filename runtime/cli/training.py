@@ -40,6 +40,20 @@ class _TrainVerb:
             "cutout (all three for sets of a few thousand images)",
         )
         p.add_argument(
+            "--minibatch-std",
+            action="store_true",
+            help="let the discriminator see the batch's spread (catches a generator that "
+            "ignores z; needed for the emoji set)",
+        )
+        p.add_argument(
+            "--diversity",
+            type=float,
+            default=0.0,
+            metavar="WEIGHT",
+            help="mode-seeking term: reward the generator for images as far apart as their "
+            "latents (1.0 for the emoji set; 0 = off)",
+        )
+        p.add_argument(
             "--bf16",
             action="store_true",
             help="bf16 autocast for the forward passes (FP32 weights and losses): faster on "
@@ -82,6 +96,8 @@ class _TrainVerb:
             threads=args.threads,
             augment=args.augment,
             bf16=args.bf16,
+            minibatch_std=args.minibatch_std,
+            diversity=args.diversity,
         )
         train(config, args.out, resume=args.resume, progress=not args.no_progress)
         return 0

@@ -89,6 +89,8 @@ def _config(steps: int):  # type: ignore[no-untyped-def]
         threads=1,
         augment="color,translation,cutout",
         bf16=True,
+        minibatch_std=True,
+        diversity=1.0,
     )
 
 
