@@ -1,11 +1,11 @@
 """`imggen-rt eval`: how good is a generator, on a scale that means something.
 
-The Fréchet distance is measured in the penultimate features of the project's own
-Fashion-MNIST classifier (an Inception network and its weights cannot be fetched here), so
-the absolute number is only meaningful beside its scale: the distance between real train and
-real test images (the floor a perfect generator reaches) and an untrained generator's (the
-ceiling of a useless one). Class consistency asks the same classifier which class each
-conditional sample shows.
+The Fréchet distance is measured in the penultimate features of the project's own classifier
+for the model's training set (Fashion-MNIST, or the RGBA emoji; an Inception network and its
+weights cannot be fetched here), so the absolute number is only meaningful beside its scale:
+the distance between real train and real held-out images (the floor a perfect generator
+reaches) and an untrained generator's (the ceiling of a useless one). Class consistency asks
+the same classifier which class each conditional sample shows.
 """
 
 from __future__ import annotations
@@ -22,26 +22,28 @@ import torch
 from ..errors import ImggenError
 from ..generator import load
 from ..postprocess import denormalize
-from .classifier import CLASSIFIER_PATH, RESOLUTION
-from .data import FASHION_MNIST_CLASSES, load_fashion_mnist, to_unit_range
+from .classifier import EvalSet, eval_set_for
+from .data import to_unit_range
 from .models import GanConfig, Generator
 from .sampling import generate_torch
 
 
 class FeatureExtractor:
-    """The shipped classifier, run with ONNX Runtime: logits and features for uint8 images."""
+    """A shipped classifier, run with ONNX Runtime: logits and features for uint8 images."""
 
-    def __init__(self, path: Path = CLASSIFIER_PATH) -> None:
+    def __init__(self, evalset: EvalSet) -> None:
         import onnxruntime as ort
 
+        path = evalset.classifier_path
         if not path.is_file():
             raise ImggenError(
-                f"eval classifier {path} is missing: run python -m imggen_rt.export.classifier"
+                f"eval classifier {path.name} is missing: run python -m "
+                f"imggen_rt.export.classifier --set {evalset.name}"
             )
         self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def __call__(self, images: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 1, 32, 32) uint8 -> logits (N, 10), features (N, 128)."""
+        """(N, C, R, R) uint8 as the set's classifier takes them -> logits, features (N, 128)."""
         logits, features = [], []
         for i in range(0, len(images), batch):
             out = self.session.run(None, {"image": to_unit_range(images[i : i + batch])})
@@ -67,14 +69,25 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_sqrt)
 
 
-def to_classifier_input(frames: np.ndarray) -> np.ndarray:
-    """(N, H, W, C) uint8 frames -> (N, 1, 32, 32) uint8 grey, as the classifier was trained."""
-    out = np.empty((len(frames), 1, RESOLUTION, RESOLUTION), dtype=np.uint8)
+def to_classifier_input(frames: np.ndarray, evalset: EvalSet) -> np.ndarray:
+    """(N, H, W, C) uint8 RGB(A) or grey frames -> (N, C', R, R) uint8 as the set's classifier
+    was trained: grey for Fashion-MNIST, RGBA for the emoji."""
+    r = evalset.resolution
+    out = np.empty((len(frames), evalset.channels, r, r), dtype=np.uint8)
     for i, frame in enumerate(frames):
-        grey = frame[..., 0] if frame.shape[-1] == 1 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        if grey.shape != (RESOLUTION, RESOLUTION):
-            grey = cv2.resize(grey, (RESOLUTION, RESOLUTION), interpolation=cv2.INTER_AREA)
-        out[i, 0] = grey
+        if evalset.channels == 1:
+            image = (
+                frame[..., :1]
+                if frame.shape[-1] == 1
+                else cv2.cvtColor(np.ascontiguousarray(frame[..., :3]), cv2.COLOR_RGB2GRAY)[
+                    ..., None
+                ]
+            )
+        else:
+            image = frame
+        if image.shape[:2] != (r, r):
+            image = cv2.resize(image, (r, r), interpolation=cv2.INTER_AREA).reshape(r, r, -1)
+        out[i] = image.transpose(2, 0, 1)
     return out
 
 
@@ -103,25 +116,25 @@ def _untrained_frames(card_extra: dict[str, str], card: Any, seeds: list[int]) -
 
 def evaluate(model: Path | None, n: int = 10_000) -> dict[str, Any]:
     start = time.perf_counter()
-    extractor = FeatureExtractor()
-    test = load_fashion_mnist("test", RESOLUTION)
-    train = load_fashion_mnist("train", RESOLUTION)
-    test_logits, test_features = extractor(test.images)
-    classifier_accuracy = float((test_logits.argmax(1) == test.labels).mean())
-
     with load(model, order="rgb") as gen:
         card = gen.card
+        # cards written before the emoji set name Fashion-MNIST's
+        evalset = eval_set_for(card.training_data or "fashion-mnist")
         seeds = list(range(n))
         classes = gen.resolve_classes(None, seeds)
         frames = gen.generate(seeds=seeds, batch_size=256)
         model_path = gen.model_path
-    gen_logits, gen_features = extractor(to_classifier_input(frames))
+    extractor = FeatureExtractor(evalset)
+    test, train = evalset.held_out(), evalset.train()
+    test_logits, test_features = extractor(test.images)
+    classifier_accuracy = float((test_logits.argmax(1) == test.labels).mean())
+    gen_logits, gen_features = extractor(to_classifier_input(frames, evalset))
 
     rng = np.random.default_rng(0)
     floor_idx = rng.choice(len(train), size=min(n, len(test)), replace=False)
     _, floor_features = extractor(train.images[floor_idx])
     _, untrained_features = extractor(
-        to_classifier_input(_untrained_frames(dict(card.extra), card, seeds))
+        to_classifier_input(_untrained_frames(dict(card.extra), card, seeds), evalset)
     )
     report: dict[str, Any] = {
         "model": str(model_path),
@@ -130,12 +143,13 @@ def evaluate(model: Path | None, n: int = 10_000) -> dict[str, Any]:
         "floor_train_vs_test": frechet_distance(floor_features, test_features),
         "untrained_generator": frechet_distance(untrained_features, test_features),
         "classifier_test_accuracy": classifier_accuracy,
-        "feature_space": "penultimate layer (128-d) of the shipped Fashion-MNIST classifier",
+        "held_out_images": len(test),
+        "feature_space": f"penultimate layer (128-d) of the shipped {evalset.name} classifier",
     }
     if card.conditional:
-        if tuple(card.class_names) != FASHION_MNIST_CLASSES:
+        if tuple(card.class_names) != evalset.class_names:
             report["class_consistency"] = None
-            report["class_consistency_note"] = "model classes are not Fashion-MNIST's"
+            report["class_consistency_note"] = f"model classes are not {evalset.name}'s"
         else:
             asked = np.asarray(classes)
             predicted = gen_logits.argmax(1)

@@ -136,3 +136,23 @@ def test_old_step_checkpoints_are_pruned(tmp_path: Path) -> None:
     trainer._prune_checkpoints()
     left = sorted(int(p.stem.split("_")[1]) for p in folder.iterdir())
     assert left == [KEEP_EVERY, *steps[-KEEP_LAST:]]
+
+
+def test_eval_measures_an_rgba_model_against_the_emoji_set(
+    emoji_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imggen_rt.export.emoji import GROUPS
+    from imggen_rt.export.onnx_export import export_checkpoint
+    from imggen_rt.export.quality import evaluate
+    from imggen_rt.export.train import train
+
+    train(_config(2), tmp_path / "run", progress=False)
+    onnx_path = tmp_path / "emoji.onnx"
+    export_checkpoint(tmp_path / "run" / "checkpoint.pt", onnx_path)
+    monkeypatch.delenv("IMGGEN_TWEMOJI_DIR")  # measured against the whole shipped set
+    report = evaluate(onnx_path, n=200)
+    assert report["feature_space"].endswith("twemoji classifier")
+    assert report["classifier_test_accuracy"] > 0.7 and report["held_out_images"] > 300
+    assert 0 <= report["class_consistency"] <= 1
+    assert set(report["class_consistency_by_class"]) <= set(GROUPS)
+    assert report["floor_train_vs_test"] < report["untrained_generator"]
