@@ -118,14 +118,15 @@ def build(spec: BuildSpec, progress: Progress = lambda _: None) -> BuildOutcome:
         reason = "--rebuild" if spec.rebuild else verdict.reason
         checked = temp_path_beside(slot.dir / target.artifact_name)
         try:
-            target.produce(model, card, checked, progress)
-            progress(f"parity gate: {spec.parity_seeds} seeds against FP32 ONNX Runtime")
-            report = _gate(spec, card, target, checked)
             try:
+                target.produce(model, card, checked, progress)
+                progress(f"parity gate: {spec.parity_seeds} seeds against FP32 ONNX Runtime")
+                report = _gate(spec, card, target, checked)
                 require_parity(report, f"the {target.label}")
             except ImggenError as e:
-                slot.record_refusal(request, f"{'; '.join(report.failures)} ({report.summary()})")
-                raise e from None
+                # the same request would fail the same way: a build on first use skips it
+                slot.record_refusal(request, str(e))
+                raise
             timing = target.timing(checked, card)
             manifest = Manifest(
                 timing=timing,
