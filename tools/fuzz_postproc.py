@@ -751,6 +751,9 @@ def make_chain(g: Gen, case: Case) -> None:
         n, h, w = (images.shape[i] for i in ((0, 2, 3) if use_run else (0, 1, 2)))
         oh, ow = chain.output_size(h, w)
         cout = (1 if order == "gray" else 3) + (1 if chain.has_alpha else 0)
+        source_channels = images.shape[1] if use_run else images.shape[3]
+        if source_channels == 4 and not chain.has_alpha:
+            cout = 4  # the source's alpha rides along (grey + alpha becomes RGBA)
         want = (n, oh, ow, cout)
         if not isinstance(result, np.ndarray) or result.dtype != np.uint8:
             return f"returned {type(result).__name__}, expected uint8 frames"
