@@ -47,9 +47,9 @@ NB_MODULE(_postproc, m) {
           "order"_a.none() = "rgb", "low"_a.none() = -1.0, "high"_a.none() = 1.0,
           "out"_a.none() = nb::none(),
           "One fused pass: load -> pointwise program -> quantise, into (N, H, W, Cout) uint8.\n\n"
-          "src is float32/float16/bfloat16 (N, C, H, W) in [low, high] (generator output) or uint8\n"
-          "(N, H, W, C) frames (C 1, 3 or 4; alpha is not read). program is a float32 (ops, 14)\n"
-          "array of rows (kind, LUT index, 12 parameters); luts is a list of float32\n"
+          "src is float32/float16/bfloat16 (N, C, H, W) in [low, high] (generator output) or\n"
+          "uint8 (N, H, W, C) frames (C 1, 3 or 4; alpha is not read). program is a float32\n"
+          "(ops, 14) array of rows (kind, LUT index, 12 parameters); luts is a list of float32\n"
           "(N, N, N, 4) tables in .cube order, each entry (r, g, b, padding), N in 2..256. Every\n"
           "parameter must be finite; out shares no memory with src, program or a LUT. order\n"
           "picks the output channels. Internal: imggen_rt.post builds the programs.");

@@ -86,9 +86,10 @@ struct LatticeTile {
 IMGGEN_SIMD_CLONES
 void lattice_row(const Lut3D& l, std::int64_t w, const float* __restrict r,
                  const float* __restrict g, const float* __restrict b, LatticeTile& t) {
-    for (std::int64_t x = 0; x < w; ++x) lattice(r[x], l.lo[0], l.scale[0], l.size, t.ir[x], t.fr[x]);
-    for (std::int64_t x = 0; x < w; ++x) lattice(g[x], l.lo[1], l.scale[1], l.size, t.ig[x], t.fg[x]);
-    for (std::int64_t x = 0; x < w; ++x) lattice(b[x], l.lo[2], l.scale[2], l.size, t.ib[x], t.fb[x]);
+    const int n = l.size;
+    for (std::int64_t x = 0; x < w; ++x) lattice(r[x], l.lo[0], l.scale[0], n, t.ir[x], t.fr[x]);
+    for (std::int64_t x = 0; x < w; ++x) lattice(g[x], l.lo[1], l.scale[1], n, t.ig[x], t.fg[x]);
+    for (std::int64_t x = 0; x < w; ++x) lattice(b[x], l.lo[2], l.scale[2], n, t.ib[x], t.fb[x]);
 }
 
 [[gnu::noinline, gnu::optimize("no-tree-vectorize")]]

@@ -40,10 +40,13 @@ __device__ void load_pixel(const PointJob& job, std::int64_t i, float& r, float&
     float v[3];
     for (int c = 0; c < 3; ++c) {
         const std::int64_t at = base + (c == 0 ? 0 : c == 1 ? gp : 2 * gp);
-        const float raw =
-            job.source == PointSource::f32_nchw   ? load_value(static_cast<const float*>(job.src), at)
-            : job.source == PointSource::f16_nchw ? load_value(static_cast<const __half*>(job.src), at)
-                                                  : load_value(static_cast<const bfloat16*>(job.src), at);
+        float raw;
+        if (job.source == PointSource::f32_nchw)
+            raw = load_value(static_cast<const float*>(job.src), at);
+        else if (job.source == PointSource::f16_nchw)
+            raw = load_value(static_cast<const __half*>(job.src), at);
+        else
+            raw = load_value(static_cast<const bfloat16*>(job.src), at);
         const float s = raw * job.scale;
         v[c] = s + job.offset;
     }
