@@ -231,12 +231,15 @@ class _EvalVerb:
         p = verbs.add_parser(
             "eval",
             help="quality of a generator ONNX: Fréchet distance and class consistency",
-            description="Fréchet distance in the features of the project's Fashion-MNIST "
-            "classifier between N generated images and the 10k test images, beside the real "
-            "train-vs-test floor and an untrained generator's score; for conditional models, "
-            "how often the classifier agrees with the class asked.",
+            description="Fréchet distance in the features of the project's classifier for the "
+            "model's training set (Fashion-MNIST, or the RGBA emoji; from the card) between N "
+            "generated images and the real held-out images, beside the real train-vs-held-out "
+            "floor and an untrained generator's score; for conditional models, how often the "
+            "classifier agrees with the class asked.",
         )
-        p.add_argument("model", type=Path, nargs="?", help="generator ONNX (default: bundled)")
+        p.add_argument(
+            "model", nargs="?", help="generator ONNX or bundled name (default: the default)"
+        )
         p.add_argument("-n", type=positive_int, default=10_000, help="images to generate")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.set_defaults(run=_EvalVerb.run)
