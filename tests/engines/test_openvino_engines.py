@@ -239,3 +239,19 @@ def test_engine_build_never_and_first_use_from_the_cli(
     if HAS_BF16:  # the flag overrides the variable
         assert main([*args, "--engine-build", "first-use"]) == 0
         assert list(cache.glob("*.openvino-bf16/manifest.json"))
+
+
+def test_rgba_model_bf16_engine_passes_the_gate_and_keeps_alpha(
+    tmp_path: Path, cache: Path
+) -> None:
+    if not HAS_BF16:
+        pytest.skip(str(cpu_supports("bf16")))
+    rgba = make_tiny_generator(tmp_path / "rgba.onnx", channels=4, height=8, width=8)
+    built = build(BuildSpec(rgba.path, "openvino", "bf16", cache_dir=cache, parity_seeds=8))
+    assert built.manifest.parity.passed
+    with imggen_rt.load(rgba.path, backend="openvino-bf16") as gen:
+        frames = gen.generate(seeds=[1, 2])
+    with imggen_rt.load(rgba.path, backend="ort") as ref:
+        exact = ref.generate(seeds=[1, 2])
+    assert frames.shape == exact.shape == (2, 8, 8, 4)
+    assert np.abs(frames.astype(int) - exact).max() <= 2  # bf16 through to the alpha channel
