@@ -34,6 +34,9 @@ class TileSpec:
     multiple: int = 1  # the model's input sides must be multiples of this
     blend: str = "crop"
     batch: int = 4  # tiles per model call
+    # A static-shape graph or engine takes `tile` only: a smaller frame is padded up to it.
+    # Otherwise a side shorter than a tile runs as one tile of its own (rounded) length.
+    static: bool = False
 
     def __post_init__(self) -> None:
         if self.scale < 1 or self.multiple < 1 or self.batch < 1:
@@ -52,9 +55,14 @@ class TileSpec:
 
 
 def padded_size(size: int, spec: TileSpec) -> int:
-    """A side padded up to the model's multiple, and to at least one tile."""
+    """A side padded up to the model's multiple (and, for a static graph, to one tile)."""
     rounded = -(-size // spec.multiple) * spec.multiple
-    return max(rounded, spec.tile)
+    return max(rounded, spec.tile) if spec.static else rounded
+
+
+def tile_side(length: int, spec: TileSpec) -> int:
+    """The tile's extent along a padded side: the tile, or the whole side when shorter."""
+    return min(spec.tile, length)
 
 
 def pad_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -96,7 +104,7 @@ def run_tiled(frame: np.ndarray, model: TileModel, spec: TileSpec) -> np.ndarray
     padded = pad_frame(frame, ph, pw)
     ys, xs = tile_origins(ph, spec), tile_origins(pw, spec)
     tiles = [(y, x) for y in ys for x in xs]
-    s, t = spec.scale, spec.tile
+    s, th, tw = spec.scale, tile_side(ph, spec), tile_side(pw, spec)
     out: np.ndarray | None = None
     weight = None
     if spec.blend == "feather":
@@ -105,12 +113,12 @@ def run_tiled(frame: np.ndarray, model: TileModel, spec: TileSpec) -> np.ndarray
     keep_x = dict(zip(xs, kept_ranges(xs, pw, spec), strict=True))
     for start in range(0, len(tiles), spec.batch):
         group = tiles[start : start + spec.batch]
-        batch = np.stack([padded[:, y : y + t, x : x + t] for y, x in group])
+        batch = np.stack([padded[:, y : y + th, x : x + tw] for y, x in group])
         result = np.asarray(model(np.ascontiguousarray(batch, np.float32)), np.float32)
-        if result.shape[0] != len(group) or result.shape[2:] != (t * s, t * s):
+        if result.shape[0] != len(group) or result.shape[2:] != (th * s, tw * s):
             raise ImggenError(
                 f"the model made {result.shape[1:]} from {batch.shape[1:]} tiles; with scale "
-                f"{s} it should make (C, {t * s}, {t * s})"
+                f"{s} it should make (C, {th * s}, {tw * s})"
             )
         if out is None:
             out = np.zeros((result.shape[1], ph * s, pw * s), np.float32)
@@ -121,23 +129,25 @@ def run_tiled(frame: np.ndarray, model: TileModel, spec: TileSpec) -> np.ndarray
                     :, (y0 - y) * s : (y1 - y) * s, (x0 - x) * s : (x1 - x) * s
                 ]
             else:
-                ramp = _feather(t, spec.overlap, y, x, ph, pw) if spec.overlap else None
-                mask = np.ones((t * s, t * s), np.float32) if ramp is None else _upscaled(ramp, s)
-                out[:, y * s : (y + t) * s, x * s : (x + t) * s] += tile_out * mask
-                weight[y * s : (y + t) * s, x * s : (x + t) * s] += mask
+                ramp = _feather((th, tw), spec.overlap, y, x, ph, pw)
+                mask = _upscaled(ramp, s)
+                out[:, y * s : (y + th) * s, x * s : (x + tw) * s] += tile_out * mask
+                weight[y * s : (y + th) * s, x * s : (x + tw) * s] += mask
     assert out is not None
     if weight is not None:
         out /= weight
     return out[:, : h * s, : w * s]
 
 
-def _feather(t: int, overlap: int, y: int, x: int, ph: int, pw: int) -> np.ndarray:
+def _feather(tile: tuple[int, int], overlap: int, y: int, x: int, ph: int, pw: int) -> np.ndarray:
     """A tile's blending weight: rising linearly over `2 * overlap` pixels from each inner edge
     (frame edges keep full weight), never zero so every pixel is covered."""
 
-    def axis(origin: int, length: int) -> np.ndarray:
+    def axis(t: int, origin: int, length: int) -> np.ndarray:
         ramp = np.ones(t, np.float32)
         width = 2 * overlap
+        if not width:
+            return ramp
         rise = (np.arange(width, dtype=np.float32) + 0.5) / width
         if origin > 0:
             ramp[:width] = np.minimum(ramp[:width], rise)
@@ -145,7 +155,7 @@ def _feather(t: int, overlap: int, y: int, x: int, ph: int, pw: int) -> np.ndarr
             ramp[t - width :] = np.minimum(ramp[t - width :], rise[::-1])
         return ramp
 
-    weights: np.ndarray = axis(y, ph)[:, None] * axis(x, pw)[None, :]
+    weights: np.ndarray = axis(tile[0], y, ph)[:, None] * axis(tile[1], x, pw)[None, :]
     return weights
 
 

@@ -10,6 +10,7 @@ from ..errors import ImggenError
 from . import (
     bench,
     build,
+    enhance,
     generate,
     import_model,
     info,
@@ -24,6 +25,7 @@ from . import (
 VERBS = (
     generate,
     postprocess,
+    enhance,
     info,
     models,
     import_model,

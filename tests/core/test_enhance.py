@@ -1,0 +1,115 @@
+"""`imggen-rt enhance`: image-to-image ONNX models probed and run in tiles on image files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from tiny_models import TinyGenerator
+
+from imggen_rt.cli.main import main
+from imggen_rt.errors import ImggenError
+from imggen_rt.image_model import ImageModel
+
+RNG = np.random.default_rng(8)
+
+
+def upscaler(path: Path, static: int | None = None, pool: int = 1, fixed_out: bool = False) -> Path:
+    """x2: Conv 3x3 (3 -> 12), DepthToSpace(2), Sigmoid; `pool` > 1 puts an average pool and a
+    nearest upsample of that factor in front (the model then needs that spatial multiple)."""
+    side = static if static is not None else "h"
+    x = helper.make_tensor_value_info(
+        "image", TensorProto.FLOAT, [1 if static else "n", 3, side, side]
+    )
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, None)
+    w = numpy_helper.from_array(RNG.normal(0, 0.4, (12, 3, 3, 3)).astype(np.float32), "w")
+    nodes, inits, src = [], [w], "image"
+    if pool > 1:
+        scales = numpy_helper.from_array(np.array([1, 1, pool, pool], np.float32), "scales")
+        inits.append(scales)
+        nodes += [
+            helper.make_node(
+                "AveragePool", [src], ["pooled"], kernel_shape=[pool, pool], strides=[pool, pool]
+            ),
+            helper.make_node("Resize", ["pooled", "", "scales"], ["unpooled"], mode="nearest"),
+        ]
+        src = "unpooled"
+    nodes += [
+        helper.make_node("Conv", [src, "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("DepthToSpace", ["c"], ["d"], blocksize=2),
+        helper.make_node("Sigmoid", ["d"], ["out" if not fixed_out else "s"]),
+    ]
+    if fixed_out:
+        sizes = numpy_helper.from_array(np.array([1, 3, 64, 64], np.int64), "sizes")
+        inits.append(sizes)
+        nodes.append(helper.make_node("Resize", ["s", "", "", "sizes"], ["out"], mode="nearest"))
+    graph = helper.make_graph(nodes, "up", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.save(model, str(path))
+    return path
+
+
+def write(path: Path, image: np.ndarray) -> Path:
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+def test_enhance_upscales_files_in_tiles_like_a_whole_frame(tmp_path: Path) -> None:
+    model_path = upscaler(tmp_path / "up.onnx")
+    model = ImageModel(model_path)
+    assert (model.spec.scale, model.spec.multiple, model.spec.static_side) == (2, 1, None)
+    image = RNG.integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    src = write(tmp_path / "in" / "a.png", image) if (tmp_path / "in").mkdir() is None else None
+    out = tmp_path / "out"
+    assert main(["enhance", str(src), "-m", str(model_path), "-o", str(out), "--tile", "16",
+                 "--overlap", "1", "--no-progress"]) == 0  # fmt: skip
+    tiled = cv2.imread(str(out / "a.png"))
+    assert tiled.shape == (74, 58, 3)
+    assert main(["enhance", str(src), "-m", str(model_path), "-o", str(tmp_path / "whole"),
+                 "--tile", "64", "--overlap", "0", "--no-progress"]) == 0  # fmt: skip
+    whole = cv2.imread(str(tmp_path / "whole" / "a.png"))
+    assert np.abs(tiled.astype(int) - whole).max() <= 1  # ORT's conv, tile vs whole frame
+
+
+def test_sixteen_bit_rgba_keeps_depth_and_alpha(tmp_path: Path) -> None:
+    model_path = upscaler(tmp_path / "up.onnx")
+    image = RNG.integers(0, 65536, (20, 24, 4), dtype=np.uint16)
+    src = write(tmp_path / "deep.png", image)
+    assert main(["enhance", str(src), "-m", str(model_path), "-o", str(tmp_path / "o"),
+                 "--tile", "16", "--overlap", "1", "--no-progress"]) == 0  # fmt: skip
+    out = cv2.imread(str(tmp_path / "o" / "deep.png"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint16 and out.shape == (40, 48, 4)
+    grown = cv2.resize(image[..., 3], (48, 40), interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_array_equal(out[..., 3], grown)
+
+
+def test_probes_the_multiple_and_a_static_tile(tmp_path: Path) -> None:
+    needs4 = ImageModel(upscaler(tmp_path / "u4.onnx", pool=4))
+    assert needs4.spec.multiple == 4
+    assert needs4.tile_spec(30, 2).tile == 32  # rounded up to the multiple
+    frame = RNG.uniform(0, 1, (3, 13, 9)).astype(np.float32)
+    assert needs4.run(frame, needs4.tile_spec(16, 2)).shape == (3, 26, 18)
+    static = ImageModel(upscaler(tmp_path / "s.onnx", static=24))
+    assert static.spec.static_side == 24 and static.tile_spec(256, 4).tile == 24
+    assert static.run(frame, static.tile_spec(256, 4)).shape == (3, 26, 18)
+
+
+def test_what_cannot_be_run_is_one_line(
+    tmp_path: Path, tiny_rgb: TinyGenerator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ImggenError, match="not an image-to-image model"):
+        ImageModel(tiny_rgb.path)
+    with pytest.raises(ImggenError, match="one whole scale factor"):
+        ImageModel(upscaler(tmp_path / "fixed.onnx", fixed_out=True))
+    src = write(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    model = str(upscaler(tmp_path / "up.onnx"))
+    assert main(["enhance", str(src), "-m", model, "-o", str(tmp_path / "o"), "--tile", "8",
+                 "--overlap", "4"]) == 2  # fmt: skip
+    assert "larger than twice the overlap" in capsys.readouterr().err
+    assert main(["enhance", str(src), "-m", model, "-o", str(tmp_path / "o"),
+                 "--input-range", "1:0"]) == 2  # fmt: skip
+    assert "low < high" in capsys.readouterr().err
