@@ -26,11 +26,14 @@ from numpy.typing import NDArray
 from ..errors import ImggenError
 from ..postprocess import _postproc, denormalize
 from .filters import gaussian_taps, resize_kind, resize_taps
+from .model_op import ModelOp
 from .ocio import BakedOcio, OcioExact, OcioTransform
 from .ops import PROGRAM_COLUMNS, Alpha, Blur, Lut, Mask, Op, PointOp, Region, Resize, Sharpen
 from .segment import masks_for
 
 Frames = NDArray[np.uint8]
+# What a chain holds: the ops of ops.py, and the steps that are not colour-program rows.
+ChainOp = Op | OcioExact | ModelOp
 
 # What one fused pass holds (cpp_ext/include/imggen/limits.h: kMaxPointOps, kMaxLuts).
 MAX_FUSED_OPS = 16
@@ -63,7 +66,7 @@ class _StencilStep:
         return self.op.region
 
 
-_Step = _PointStep | _StencilStep | OcioExact | Mask | Alpha
+_Step = _PointStep | _StencilStep | OcioExact | ModelOp | Mask | Alpha
 
 
 class PostChain:
@@ -74,8 +77,8 @@ class PostChain:
     channel order, plus alpha when the chain ends with `alpha`. Safe to share across threads.
     """
 
-    def __init__(self, ops: Sequence[Op | OcioExact], spec: str = "") -> None:
-        self.ops: tuple[Op | OcioExact, ...] = tuple(ops)
+    def __init__(self, ops: Sequence[ChainOp], spec: str = "") -> None:
+        self.ops: tuple[ChainOp, ...] = tuple(ops)
         self.spec = spec
         self._steps = _compile(self.ops)
         self._local = threading.local()
@@ -89,7 +92,9 @@ class PostChain:
     @property
     def makes_colour(self) -> bool:
         """True when a gray source can come out coloured (white balance, matrix, LUT)."""
-        return any(isinstance(op, PointOp | OcioExact) and op.makes_colour for op in self.ops)
+        return any(
+            isinstance(op, PointOp | OcioExact | ModelOp) and op.makes_colour for op in self.ops
+        )
 
     @property
     def last_ocio(self) -> OcioTransform | None:
@@ -127,6 +132,8 @@ class PostChain:
         for op in self.ops:
             if isinstance(op, Resize):
                 height, width = op.height, op.width
+            elif isinstance(op, ModelOp):
+                height, width = height * op.scale, width * op.scale
         return height, width
 
     def run(self, images: NDArray[Any], low: float, high: float, order: str = "rgb") -> Frames:
@@ -180,6 +187,9 @@ class PostChain:
         if self.has_alpha:
             return result
         for op in self.ops:
+            if isinstance(op, ModelOp):  # the model enlarges colour; alpha follows by Lanczos
+                _, h, w, _ = alpha.shape
+                op = Resize(w * op.scale, h * op.scale, "lanczos")
             if isinstance(op, Resize):
                 alpha = self._resized(alpha, op, -1)
         if result.shape[3] == 1:
@@ -219,11 +229,18 @@ class PostChain:
         return _reorder(frames, layout, order)
 
     def _run_one(
-        self, step: _PointStep | _StencilStep | OcioExact, index: int, frames: Frames, order: str
+        self,
+        step: _PointStep | _StencilStep | OcioExact | ModelOp,
+        index: int,
+        frames: Frames,
+        order: str,
     ) -> Frames:
         if isinstance(step, _PointStep):
             out: Frames = _postproc.point(frames, step.program, step.luts, order)
             return out
+        if isinstance(step, ModelOp):
+            enlarged: Frames = step.apply(frames)
+            return enlarged
         if isinstance(step, OcioExact):
             if frames.shape[3] != 3:
                 raise ImggenError(f"{step.transform}:exact needs RGB frames, not gray ones")
@@ -258,11 +275,11 @@ class PostChain:
 _EMPTY_PROGRAM = np.zeros((0, PROGRAM_COLUMNS), np.float32)
 
 
-def _compile(ops: Sequence[Op | OcioExact]) -> list[_Step]:
+def _compile(ops: Sequence[ChainOp]) -> list[_Step]:
     steps: list[_Step] = []
     has_mask = False
     for i, op in enumerate(ops):
-        if not isinstance(op, PointOp | Blur | Sharpen | Resize | Mask | Alpha | OcioExact):
+        if not isinstance(op, ChainOp):
             raise ImggenError(f"not a post-process op: {op!r:.80}")
         if op.region not in ("all", "fg", "bg"):
             raise ImggenError(
@@ -322,6 +339,8 @@ def _empty_result(steps: Sequence[_Step], shape: tuple[int, ...]) -> Frames:
                     "have nothing to resample"
                 )
             h, w = step.op.height, step.op.width
+        elif isinstance(step, ModelOp):
+            h, w = h * step.scale, w * step.scale
         elif isinstance(step, Alpha):
             c += 1
     return np.zeros((n, h, w, c), np.uint8)

@@ -28,7 +28,8 @@ from typing import Any
 from ..card import DEFAULT_COLOUR_SPACE
 from ..errors import ImggenError
 from ..text_files import read_text_file
-from .chain import PostChain
+from .chain import ChainOp, PostChain
+from .model_op import ModelOp
 from .ocio import OcioExact, OcioTransform, baked_ops, config_source
 from .ops import (
     Alpha,
@@ -188,6 +189,7 @@ BUILDERS: dict[str, Callable[..., Op]] = {
     "alpha": _alpha,
 }
 LUT_NAMES = ("lut",)
+MODEL_NAMES = ("model",)
 OCIO_KINDS = {"ocio": "colorspace", "ocio-look": "look", "ocio-display": "display"}
 
 
@@ -200,7 +202,22 @@ class OcioContext:
     source_space: str = DEFAULT_COLOUR_SPACE
 
 
-def _ocio(name: str, args: list[Any], region: Any, ctx: OcioContext) -> list[Op | OcioExact]:
+def _model(args: list[Any], kwargs: dict[str, Any], base: Path | None, region: Any) -> ModelOp:
+    """model=PATH[:TILE[:OVERLAP]] (YAML: {path, tile, overlap}): an image-to-image model."""
+    path = kwargs.pop("path", args[0] if args else None)
+    if path is None or not str(path).strip() or not str(path).isprintable():
+        raise ImggenError("model needs an image-to-image ONNX path: model=PATH[:TILE[:OVERLAP]]")
+    tile = _int(kwargs.pop("tile", args[1] if len(args) > 1 else 256), "model tile")
+    overlap = _int(kwargs.pop("overlap", args[2] if len(args) > 2 else 16), "model overlap")
+    if len(args) > 3:
+        raise ImggenError("model takes model=PATH[:TILE[:OVERLAP]]")
+    where = Path(str(path)).expanduser()
+    if base is not None and not where.is_absolute():
+        where = base / where
+    return ModelOp(where, tile, overlap, region=region)
+
+
+def _ocio(name: str, args: list[Any], region: Any, ctx: OcioContext) -> list[ChainOp]:
     """ocio=SRC:DST, ocio-look=LOOK[:SRC], ocio-display=DISPLAY:VIEW[:SRC], each with an
     optional last `exact`."""
     values = [str(a).strip() for a in args]
@@ -234,13 +251,15 @@ def _build(
     kwargs: dict[str, Any],
     base: Path | None,
     ocio: OcioContext,
-) -> list[Op | OcioExact]:
+) -> list[ChainOp]:
     """The op(s) one chain item makes (an ocio item may make a shaper and its LUT)."""
     region = kwargs.get("region", "all")
     if region not in ("all", "fg", "bg"):
         raise ImggenError(f"{_label(name)}: region must be fg or bg; got {region!r}")
     if name in OCIO_KINDS:
         return _ocio(name, args, region, ocio)
+    if name in MODEL_NAMES:
+        return [_model(args, kwargs, base, region)]
     if name in LUT_NAMES:
         path = kwargs.pop("path", args[0] if args else None)
         if path is None:
@@ -254,7 +273,7 @@ def _build(
         return [Lut.from_file(path, str(interp), region=region)]
     builder = BUILDERS.get(name)
     if builder is None:
-        known = ", ".join(sorted([*BUILDERS, *LUT_NAMES, *OCIO_KINDS]))
+        known = ", ".join(sorted([*BUILDERS, *LUT_NAMES, *OCIO_KINDS, *MODEL_NAMES]))
         raise ImggenError(f"unknown post-process op {name!r}; known: {known}")
     try:
         inspect.signature(builder).bind(*args, **kwargs)
@@ -274,7 +293,7 @@ def parse_post(
     ocio = OcioContext(ocio_config, source_space)
     if not isinstance(spec, str):
         raise ImggenError(f"a post-process chain is a string; got {type(spec).__name__}")
-    ops: list[Op | OcioExact] = []
+    ops: list[ChainOp] = []
     for item in (part.strip() for part in spec.split(",")):
         if not item:
             continue
@@ -303,7 +322,7 @@ def load_post_config(
     items = data.get("post") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ImggenError(f"{path}: expected a list of ops (under 'post:')")
-    ops: list[Op | OcioExact] = []
+    ops: list[ChainOp] = []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict) or len(item) != 1:
             raise ImggenError(f"{path}: op {number} must be a one-key mapping like 'exposure: 0.3'")

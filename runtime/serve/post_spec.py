@@ -1,7 +1,8 @@
 """Post chains named in requests (`"post": "exposure=0.3,contrast=1.2"`).
 
 A chain from the network must never make the server read a file of its choosing, so `lut=`
-accepts only the looks shipped with the package, resolved here to their own path. Each distinct
+accepts only the looks shipped with the package, resolved here to their own path, and
+`model=` only shipped models (none yet). Each distinct
 spec is parsed once and the same PostChain object is handed to every request that sends it:
 the batchers merge requests by chain object, so equal specs share one post-process call.
 """
@@ -14,7 +15,7 @@ import re
 from ..errors import ImggenError
 from ..post import PostChain, parse_post
 from ..post.cube import LOOKS_DIR
-from ..post.spec import LUT_NAMES
+from ..post.spec import LUT_NAMES, MODEL_NAMES
 
 MAX_SPEC_CHARS = 512
 MAX_OPS = 16
@@ -41,6 +42,11 @@ def _parsed(spec: str) -> PostChain:
 
 def _shipped_luts_only(item: str) -> str:
     name, _, value = item.partition("=")
+    if name.strip().lower() in MODEL_NAMES:
+        # a path from the network would make the server load a file of the caller's choosing
+        raise ImggenError(
+            "post: model= runs shipped models only over HTTP, and none is shipped yet"
+        )
     if name.strip().lower() not in LUT_NAMES:
         return item
     value = value.strip()

@@ -18,6 +18,13 @@ from imggen_rt.image_model import ImageModel
 RNG = np.random.default_rng(8)
 
 
+@pytest.fixture
+def tiny_rgba(tmp_path: Path) -> TinyGenerator:
+    from tiny_models import make_tiny_generator
+
+    return make_tiny_generator(tmp_path / "rgba.onnx", channels=4, height=12, width=10)
+
+
 def upscaler(path: Path, static: int | None = None, pool: int = 1, fixed_out: bool = False) -> Path:
     """x2: Conv 3x3 (3 -> 12), DepthToSpace(2), Sigmoid; `pool` > 1 puts an average pool and a
     nearest upsample of that factor in front (the model then needs that spatial multiple)."""
@@ -113,3 +120,29 @@ def test_what_cannot_be_run_is_one_line(
     assert main(["enhance", str(src), "-m", model, "-o", str(tmp_path / "o"),
                  "--input-range", "1:0"]) == 2  # fmt: skip
     assert "low < high" in capsys.readouterr().err
+
+
+def test_model_op_enlarges_inside_chains(tmp_path: Path, tiny_rgba: TinyGenerator) -> None:
+    import imggen_rt
+    from imggen_rt.post import load_post_config, parse_post
+    from imggen_rt.serve.post_spec import chain_for_request
+
+    model_path = upscaler(tmp_path / "up.onnx")
+    chain = parse_post(f"exposure=0.2,model={model_path}:16:1,sharpen=0.3")
+    assert chain.output_size(12, 10) == (24, 20) and chain.makes_colour
+    with imggen_rt.load(tiny_rgba.path, backend="ort") as gen:
+        frames = gen.generate(seeds=[3, 4], post=chain)
+        plain = gen.generate(seeds=[3, 4])
+    assert frames.shape == (2, 24, 20, 4)  # the RGBA model's alpha follows the model's scale
+    alpha = parse_post("resize=20x24:lanczos").apply(plain[..., 3:].repeat(3, axis=3))[..., 0]
+    np.testing.assert_array_equal(frames[..., 3], alpha)
+    (tmp_path / "chain.yaml").write_text(
+        "post:\n  - model: {path: up.onnx, tile: 16, overlap: 1}\n"
+    )
+    assert load_post_config(tmp_path / "chain.yaml").output_size(8, 8) == (16, 16)
+    with pytest.raises(ImggenError, match="PATH\\[:TILE"):
+        parse_post("model=")
+    with pytest.raises(ImggenError, match="cannot be limited to a region"):
+        parse_post(f"mask=otsu,model={model_path}@fg")
+    with pytest.raises(ImggenError, match="shipped models only"):
+        chain_for_request(f"model={model_path}")
