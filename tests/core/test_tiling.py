@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from imggen_rt.errors import ImggenError
-from imggen_rt.tiling import TileSpec, pad_frame, padded_size, run_tiled, tile_origins
+from imggen_rt.tiling import (
+    TileSpec,
+    pad_frame,
+    padded_size,
+    run_tiled,
+    tile_origins,
+    tile_side,
+)
 
 RNG = np.random.default_rng(5)
 KERNELS = [RNG.normal(0, 0.3, (3, 3, 3, 3)).astype(np.float32) for _ in range(2)]
@@ -77,9 +84,16 @@ def test_feather_stays_within_its_bound() -> None:
 
 def test_origins_are_full_tiles_on_the_multiple() -> None:
     spec = TileSpec(tile=16, overlap=3, multiple=4)
-    origins = tile_origins(70, spec)
+    origins = tile_origins(70, 16, spec)
     assert origins[0] == 0 and origins[-1] == 70 - 16
     assert all(o % 4 == 0 for o in origins[:-1])
+
+
+def test_dynamic_tiles_shrink_to_cover_evenly() -> None:
+    spec = TileSpec(tile=256, overlap=16)
+    assert tile_side(540, spec) == 202 and tile_side(100, spec) == 100
+    assert tile_side(540, TileSpec(tile=256, overlap=16, static=True)) == 256
+    assert tile_side(540, TileSpec(tile=256, overlap=16, multiple=8)) == 208
 
 
 @pytest.mark.parametrize(
