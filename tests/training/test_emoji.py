@@ -156,3 +156,33 @@ def test_eval_measures_an_rgba_model_against_the_emoji_set(
     assert 0 <= report["class_consistency"] <= 1
     assert set(report["class_consistency_by_class"]) <= set(GROUPS)
     assert report["floor_train_vs_test"] < report["untrained_generator"]
+
+
+def test_upscaler_trains_resumes_exports_and_evaluates(tmp_path: Path) -> None:
+    pytest.importorskip("resvg_py")
+    from imggen_rt.export.upscaler import UpscalerConfig, evaluate, export, load_pairs, train
+    from imggen_rt.image_model import ImageModel
+
+    low, high = load_pairs("heldout", 3)
+    assert low.shape == (3, 3, 64, 64) and high.shape == (3, 3, 128, 128)
+    config = UpscalerConfig(
+        steps=2, batch_size=2, width=8, blocks=1, train_images=6, checkpoint_every=1
+    )
+    straight, resumed = tmp_path / "a", tmp_path / "b"
+    train(config, straight)
+    train(UpscalerConfig(**{**config.__dict__, "steps": 1}), resumed)
+    train(config, resumed, resume=True)
+    from imggen_rt.export.checkpoint import load_checkpoint
+
+    a, b = load_checkpoint(straight / "checkpoint.pt"), load_checkpoint(resumed / "checkpoint.pt")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    onnx_path = tmp_path / "up.onnx"
+    export(straight, onnx_path)
+    model = ImageModel(onnx_path)
+    assert (model.spec.scale, model.spec.channels) == (2, 3)
+    report = evaluate(onnx_path, count=4)
+    assert report["held_out_images"] == 4 and set(report["psnr_db"]) == {
+        "model",
+        "lanczos",
+        "bicubic",
+    }
