@@ -60,3 +60,10 @@ def resolve_model(model: str | Path | None = None) -> Path:
             f"this install has no bundled model {name!r}; pass a model path (-m MODEL.onnx)"
         )
     return bundled.path
+
+
+def model_reference(model: str | None) -> Path:
+    """A bundled model's path by name, else the path as given, unchecked: for a deployment
+    built here whose files exist only where it runs (a Ray cluster's nodes)."""
+    bundled = BUNDLED.get(DEFAULT_MODEL if model is None else model)
+    return bundled.path if bundled is not None else Path(str(model))

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI
 
-from ..bundled import resolve_model
+from ..bundled import model_reference
 from ..errors import ImggenError, first_line
 from ..generator import ImageGenerator, load
 from .app import create_app, model_name, read_token
@@ -210,7 +210,7 @@ def app_builder(raw_args: dict[str, Any]) -> Any:
     )
     names = args["model"].split(",") if "model" in args else [None]
     return deployment(
-        [resolve_model(m) for m in names], args.get("backend", "auto"), config, scaling
+        [model_reference(m) for m in names], args.get("backend", "auto"), config, scaling
     )
 
 
