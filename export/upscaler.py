@@ -46,8 +46,10 @@ def render(path: Path, side: int, grey: int) -> np.ndarray:
 
     png = resvg_py.svg_to_bytes(svg_path=str(path), width=side, height=side)
     rgba = cv2.imdecode(np.frombuffer(bytes(png), np.uint8), cv2.IMREAD_UNCHANGED)
-    if rgba is None or rgba.shape[:2] != (side, side):
+    if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4:
         raise ImggenError(f"cannot render {path.name} at {side} px")
+    if rgba.shape[:2] != (side, side):  # a few SVGs are not square: squeeze to the frame
+        rgba = cv2.resize(rgba, (side, side), interpolation=cv2.INTER_AREA)
     rgba = cv2.cvtColor(rgba, cv2.COLOR_BGRA2RGBA).astype(np.float32)
     alpha = rgba[..., 3:] / 255
     return (rgba[..., :3] * alpha + grey * (1 - alpha) + 0.5).astype(np.uint8)
