@@ -19,6 +19,7 @@ class BundledModel:
     name: str
     file: str
     summary: str
+    kind: str = "generator"  # or "image-to-image" (`enhance`, the chain's `model=`)
 
     @property
     def path(self) -> Path:
@@ -40,9 +41,16 @@ BUNDLED = {
             "emoji64.onnx",
             "Twemoji colour emoji, 64x64 RGBA, 9 Unicode groups (CC-BY 4.0 graphics)",
         ),
+        BundledModel(
+            "upscaler",
+            "upscaler_x2.onnx",
+            "x2 upscaler trained on Twemoji renders (CC-BY 4.0 graphics), L1",
+            "image-to-image",
+        ),
     )
 }
 DEFAULT_MODEL = "fashion32"
+DEFAULT_IMAGE_MODEL = "upscaler"
 
 
 def resolve_model(model: str | Path | None = None) -> Path:

@@ -31,7 +31,12 @@ def add_parser(verbs: Any) -> None:
         "tiles join without seams (equal to a whole-frame run for convolutional models).",
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="image files or folders")
-    p.add_argument("-m", "--model", type=Path, required=True, help="image-to-image ONNX")
+    p.add_argument(
+        "-m",
+        "--model",
+        default=None,
+        help="image-to-image ONNX, or a bundled one by name (default: upscaler, x2)",
+    )
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     p.add_argument("--tile", type=positive_int, default=256, help="tile side in input pixels")
     p.add_argument(
@@ -60,12 +65,14 @@ def add_parser(verbs: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
+    from ..bundled import DEFAULT_IMAGE_MODEL, resolve_model
     from ..enhance import enhance_files
     from ..image_jobs import collect_inputs
     from ..image_model import ImageModel
 
     files = collect_inputs(args.inputs)
-    model = ImageModel(args.model, args.input_range, args.output_range, args.threads)
+    path = resolve_model(args.model or DEFAULT_IMAGE_MODEL)
+    model = ImageModel(path, args.input_range, args.output_range, args.threads)
     tiling = model.tile_spec(args.tile, args.overlap, args.blend, args.batch_size)
     with Progress(disable=args.no_progress, transient=True) as bar:
         task = bar.add_task("enhance", total=len(files))

@@ -26,11 +26,17 @@ def bundled_models() -> list[dict[str, Any]]:
     for model in BUNDLED.values():
         row: dict[str, Any] = {
             "name": model.name,
+            "kind": model.kind,
             "default": model.name == DEFAULT_MODEL,
             "installed": model.installed,
             "summary": model.summary,
         }
-        if model.installed:
+        if model.installed and model.kind == "image-to-image":
+            from ..image_model import ImageModel
+
+            spec = ImageModel(model.path).spec
+            row.update(resolution=f"x{spec.scale}", channels="RGB", classes=[])
+        elif model.installed:
             card = card_of_file(model.path)
             row.update(
                 resolution=f"{card.width}x{card.height}",

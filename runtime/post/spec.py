@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..bundled import BUNDLED, resolve_model
 from ..card import DEFAULT_COLOUR_SPACE
 from ..errors import ImggenError
 from ..text_files import read_text_file
@@ -203,7 +204,8 @@ class OcioContext:
 
 
 def _model(args: list[Any], kwargs: dict[str, Any], base: Path | None, region: Any) -> ModelOp:
-    """model=PATH[:TILE[:OVERLAP]] (YAML: {path, tile, overlap}): an image-to-image model."""
+    """model=NAME|PATH[:TILE[:OVERLAP]] (YAML: {path, tile, overlap}): an image-to-image
+    model, bundled (`model=upscaler`) or a file."""
     path = kwargs.pop("path", args[0] if args else None)
     if path is None or not str(path).strip() or not str(path).isprintable():
         raise ImggenError("model needs an image-to-image ONNX path: model=PATH[:TILE[:OVERLAP]]")
@@ -211,6 +213,9 @@ def _model(args: list[Any], kwargs: dict[str, Any], base: Path | None, region: A
     overlap = _int(kwargs.pop("overlap", args[2] if len(args) > 2 else 16), "model overlap")
     if len(args) > 3:
         raise ImggenError("model takes model=PATH[:TILE[:OVERLAP]]")
+    bundled = BUNDLED.get(str(path))
+    if bundled is not None and bundled.kind == "image-to-image":
+        return ModelOp(resolve_model(bundled.name), tile, overlap, region=region)
     where = Path(str(path)).expanduser()
     if base is not None and not where.is_absolute():
         where = base / where

@@ -2,7 +2,7 @@
 
 A chain from the network must never make the server read a file of its choosing, so `lut=`
 accepts only the looks shipped with the package, resolved here to their own path, and
-`model=` only shipped models (none yet). Each distinct
+`model=` only the shipped image-to-image models, by name. Each distinct
 spec is parsed once and the same PostChain object is handed to every request that sends it:
 the batchers merge requests by chain object, so equal specs share one post-process call.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
+from ..bundled import BUNDLED
 from ..errors import ImggenError
 from ..post import PostChain, parse_post
 from ..post.cube import LOOKS_DIR
@@ -37,16 +38,21 @@ def _parsed(spec: str) -> PostChain:
     items = spec.split(",")
     if len(items) > MAX_OPS:
         raise ImggenError(f"post: at most {MAX_OPS} ops, got {len(items)}")
-    return parse_post(",".join(_shipped_luts_only(item) for item in items))
+    return parse_post(",".join(_shipped_only(item) for item in items))
 
 
-def _shipped_luts_only(item: str) -> str:
+def _shipped_only(item: str) -> str:
     name, _, value = item.partition("=")
     if name.strip().lower() in MODEL_NAMES:
         # a path from the network would make the server load a file of the caller's choosing
-        raise ImggenError(
-            "post: model= runs shipped models only over HTTP, and none is shipped yet"
-        )
+        model = re.split(r"[:@]", value.strip(), maxsplit=1)[0]
+        models = [m.name for m in BUNDLED.values() if m.kind == "image-to-image" and m.installed]
+        if model not in models:
+            raise ImggenError(
+                f"post: model over HTTP takes a shipped model ({', '.join(models) or 'none'}), "
+                f"got {model[:40]!r}"
+            )
+        return item
     if name.strip().lower() not in LUT_NAMES:
         return item
     value = value.strip()

@@ -144,5 +144,20 @@ def test_model_op_enlarges_inside_chains(tmp_path: Path, tiny_rgba: TinyGenerato
         parse_post("model=")
     with pytest.raises(ImggenError, match="cannot be limited to a region"):
         parse_post(f"mask=otsu,model={model_path}@fg")
-    with pytest.raises(ImggenError, match="shipped models only"):
+    with pytest.raises(ImggenError, match="takes a shipped model"):
         chain_for_request(f"model={model_path}")
+
+
+def test_the_bundled_upscaler_by_name(tmp_path: Path, tiny_rgba: TinyGenerator) -> None:
+    from imggen_rt.bundled import BUNDLED
+    from imggen_rt.post import parse_post
+    from imggen_rt.serve.post_spec import chain_for_request
+
+    if not BUNDLED["upscaler"].installed:
+        pytest.skip("this install has no bundled upscaler")
+    src = write(tmp_path / "a.png", RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    assert main(["enhance", str(src), "-o", str(tmp_path / "big"), "--no-progress"]) == 0
+    assert cv2.imread(str(tmp_path / "big" / "a.png")).shape == (40, 60, 3)
+    assert parse_post("model=upscaler").output_size(12, 10) == (24, 20)
+    chain = chain_for_request("model=upscaler:64:8")  # over HTTP, by its shipped name
+    assert chain is not None and chain.output_size(8, 8) == (16, 16)
