@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -286,6 +288,10 @@ class Trainer:
                 self.save()
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> Path:
     """Train (or resume) into run_dir; returns the latest checkpoint's path."""
     use_run_dir_for_caches(run_dir)
@@ -338,6 +344,10 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
             text = " ".join(f"{k}={v:.3f}" for k, v in losses.items())
             bar.update(task, completed=step, losses=text)
 
+        # A run in the background ignores Ctrl-C (its shell set SIGINT aside): SIGTERM, what
+        # `kill` and schedulers send, saves the same way.
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
         try:
             trainer.run(on_step)
         except KeyboardInterrupt:
@@ -346,6 +356,9 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
             raise ImggenError(
                 f"interrupted at step {trainer.step}; saved {path}; continue with --resume"
             ) from None
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
     elapsed = time.perf_counter() - start
     print(f"trained to step {trainer.step} in {elapsed:.0f} s -> {checkpoint}")
     return checkpoint

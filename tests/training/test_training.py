@@ -233,7 +233,10 @@ def test_byo_module_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         assert gen.generate(n=2).shape == (2, 8, 8, 3)
 
 
-def test_cli_train_interrupt_saves_and_resumes(small_fashion: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_cli_train_interrupt_saves_and_resumes(
+    small_fashion: Path, tmp_path: Path, stop: signal.Signals
+) -> None:
     run = tmp_path / "run"
     base = [sys.executable, "-m", "imggen_rt.cli.main", "train", "--out", str(run)]
     base += ["--batch-size", "8", "--width", "0.125", "--latent-dim", "16"]
@@ -243,7 +246,7 @@ def test_cli_train_interrupt_saves_and_resumes(small_fashion: Path, tmp_path: Pa
     deadline = time.monotonic() + 120
     while not (run / "checkpoint.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
     assert "interrupted at step" in err and "--resume" in err
