@@ -25,7 +25,7 @@ from torch import nn
 
 from ..errors import ImggenError
 from .data import FASHION_MNIST_CLASSES, ImageSet, load_fashion_mnist, to_unit_range
-from .onnx_export import quiet_exporter, strip_source_locations
+from .onnx_export import dynamo_export
 
 ASSETS = Path(__file__).parent / "assets"
 FEATURE_DIM = 128
@@ -174,20 +174,14 @@ def accuracy(model: SetClassifier, images: np.ndarray, labels: np.ndarray) -> fl
 def export_classifier(model: SetClassifier, evalset: EvalSet, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(2, evalset.channels, evalset.resolution, evalset.resolution)
-    with quiet_exporter():
-        program = torch.onnx.export(
-            model.eval(),
-            (example,),
-            dynamo=True,
-            opset_version=18,
-            input_names=["image"],
-            output_names=["logits", "features"],
-            dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=65536)}},
-            external_data=False,
-        )
-    assert program is not None
-    model = program.model_proto
-    strip_source_locations(model)
+    model = dynamo_export(
+        model.eval(),
+        (example,),
+        ["image"],
+        {"x": {0: torch.export.Dim("batch", min=1, max=65536)}},
+        what="the classifier",
+        outputs=("logits", "features"),
+    )
     onnx.save(model, str(path))
 
 

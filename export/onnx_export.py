@@ -85,7 +85,7 @@ def export_generator(
         names = [LATENT_INPUT, CLASS_INPUT]
     else:
         args, dynamic, names = (z,), {"z": {0: batch}}, [LATENT_INPUT]
-    model = _dynamo_export(wrapper, args, names, dynamic, opset, "the generator")
+    model = dynamo_export(wrapper, args, names, dynamic, opset, "the generator")
     write_card(model, card)
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -104,25 +104,27 @@ def export_generator(
     return parity
 
 
-def _dynamo_export(
-    wrapper: nn.Module,
+def dynamo_export(
+    module: nn.Module,
     args: tuple[torch.Tensor, ...],
     names: list[str],
     dynamic: dict[str, Any],
-    opset: int,
-    what: str,
+    opset: int = 18,
+    what: str = "the model",
+    outputs: tuple[str, ...] = (OUTPUT_NAME,),
 ) -> onnx.ModelProto:
-    """torch's dynamo exporter with a dynamic batch axis named 'batch' on every input and
-    output, and no source locations (they would carry the exporting machine's paths)."""
+    """torch's dynamo exporter (the one home for it: generators, the eval classifiers, the
+    upscaler) with the batch axis named 'batch' on every input and output, and no source
+    locations (they would carry the exporting machine's paths)."""
     try:
         with quiet_exporter():
             program = torch.onnx.export(
-                wrapper,
+                module,
                 args,
                 dynamo=True,
                 opset_version=opset,
                 input_names=names,
-                output_names=[OUTPUT_NAME],
+                output_names=list(outputs),
                 dynamic_shapes=dynamic,
                 external_data=False,
                 verbose=False,
@@ -301,7 +303,7 @@ def export_module(
             wrapper(*args)  # a module that cannot run on this latent fails here, in one line
     except Exception as e:
         raise ImggenError(f"torch could not run {spec}: {first_line(e)}") from None
-    model = _dynamo_export(wrapper, args, names, dynamic, opset, spec)
+    model = dynamo_export(wrapper, args, names, dynamic, opset, spec)
     inferred, warnings_ = _contract_by_probe(model, contract, output)
     inferred.evidence.insert(0, f"latent shape {latent_shape}: {why_shape}")
     card = inferred.card

@@ -162,33 +162,27 @@ def train(config: UpscalerConfig, run_dir: Path, resume: bool = False) -> Path:
 
 
 def export(run_dir: Path, out: Path) -> None:
-    from .onnx_export import quiet_exporter, strip_source_locations
+    from .onnx_export import dynamo_export
 
     state = load_checkpoint(run_dir / "checkpoint.pt")
     config = UpscalerConfig(**state["config"])
     model = Upscaler(config.width, config.blocks)
     model.load_state_dict(state["model"])
-    example = torch.zeros(1, 3, 64, 64)
-    with quiet_exporter():
-        program = torch.onnx.export(
-            model.eval(),
-            (example,),
-            dynamo=True,
-            opset_version=18,
-            input_names=["image"],
-            output_names=["upscaled"],
-            dynamic_shapes={
-                "x": {
-                    0: torch.export.Dim("batch", min=1, max=4096),
-                    2: torch.export.Dim("height", min=8, max=8192),
-                    3: torch.export.Dim("width", min=8, max=8192),
-                }
-            },
-            external_data=False,
-        )
-    assert program is not None
-    proto = program.model_proto
-    strip_source_locations(proto)
+    side = {"min": 8, "max": 8192}
+    proto = dynamo_export(
+        model.eval(),
+        (torch.zeros(1, 3, 64, 64),),
+        ["image"],
+        {
+            "x": {
+                0: torch.export.Dim("batch", min=1, max=4096),
+                2: torch.export.Dim("height", **side),
+                3: torch.export.Dim("width", **side),
+            }
+        },
+        what="the upscaler",
+        outputs=("upscaled",),
+    )
     import onnx
 
     onnx.save(proto, str(out))
