@@ -24,6 +24,7 @@ import difflib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -68,12 +69,28 @@ def load_config(source: str) -> Any:
     config = _CONFIGS.get(source)
     if config is None:
         ocio = import_ocio()
+        if not source.startswith("ocio://"):
+            _check_config_file(Path(source))
         try:
             config = ocio.Config.CreateFromFile(source)
         except Exception as e:  # OCIO's own Exception type: one line, with the source
             raise ImggenError(f"OCIO config {source!r}: {first_line(e)}") from None
         _CONFIGS[source] = config
     return config
+
+
+MAX_CONFIG_BYTES = 64 << 20
+
+
+def _check_config_file(path: Path) -> None:
+    """A config OCIO may read: a regular file of sane size (`/dev/zero` would never end)."""
+    try:
+        if not path.is_file():
+            raise ImggenError(f"OCIO config {str(path)!r} is not a file")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ImggenError(f"OCIO config {str(path)!r} is over {MAX_CONFIG_BYTES >> 20} MiB")
+    except OSError as e:
+        raise ImggenError(f"OCIO config {str(path)!r}: {e.strerror}") from None
 
 
 def _check_name(what: str, name: str, known: Iterable[str], source: str) -> str:

@@ -125,9 +125,18 @@ def test_unknown_names_are_one_line_with_suggestions(spec: str, message: str) ->
     assert "\n" not in str(info.value)
 
 
-def test_a_missing_config_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("config", ["nope.ocio", "/dev/zero", "."])
+def test_a_config_that_is_no_file_is_one_line(tmp_path: Path, config: str) -> None:
+    source = config if config.startswith("/") else str(tmp_path / config)
+    with pytest.raises(ImggenError, match=r"OCIO config .* is not a file") as info:
+        parse_post("ocio=a:b", ocio_config=source)
+    assert "\n" not in str(info.value)
+
+
+def test_a_broken_config_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.ocio").write_text("ocio_profile_version: 2\ncolorspaces: [\n")
     with pytest.raises(ImggenError, match="OCIO config") as info:
-        parse_post("ocio=a:b", ocio_config=str(tmp_path / "nope.ocio"))
+        parse_post("ocio=a:b", ocio_config=str(tmp_path / "bad.ocio"))
     assert "\n" not in str(info.value)
 
 
