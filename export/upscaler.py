@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ImggenError
+from ..metrics import psnr
 from .checkpoint import load_checkpoint, save_checkpoint
 from .emoji import held_out, twemoji_dir
 
@@ -188,11 +189,6 @@ def export(run_dir: Path, out: Path) -> None:
     onnx.save(proto, str(out))
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0**2 / mse) if mse else float("inf")
-
-
 def evaluate(model_path: Path, count: int | None = None) -> dict[str, Any]:
     """PSNR on the held-out emoji (x2 from 64 px) for the model, Lanczos and bicubic."""
     from ..image_model import ImageModel
@@ -204,11 +200,11 @@ def evaluate(model_path: Path, count: int | None = None) -> dict[str, Any]:
     for lo, hi in zip(low, high, strict=True):
         x = lo.astype(np.float32) / 255
         ours = np.clip(model.run(x, tiling) * 255 + 0.5, 0, 255).astype(np.uint8)
-        results["model"].append(psnr(ours, hi))
+        results["model"].append(psnr(hi, ours, 255.0))
         image = lo.transpose(1, 2, 0)
         for name, interp in (("lanczos", cv2.INTER_LANCZOS4), ("bicubic", cv2.INTER_CUBIC)):
             up = cv2.resize(image, (HIGH, HIGH), interpolation=interp).transpose(2, 0, 1)
-            results[name].append(psnr(up, hi))
+            results[name].append(psnr(hi, up, 255.0))
     mean = {name: round(float(np.mean(v)), 3) for name, v in results.items()}
     return {
         "held_out_images": len(low),

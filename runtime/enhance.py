@@ -59,6 +59,7 @@ def enhance_image(image: np.ndarray, model: ImageModel, tiling: TileSpec) -> np.
     x = colour.transpose(2, 0, 1).astype(np.float32) * np.float32((high - low) / top) + low
     y = model.run(np.ascontiguousarray(x), tiling)
     low, high = spec.output_range
+    y = np.nan_to_num(y, nan=low)  # a model's NaN becomes black, never an undefined cast
     out = np.clip((y - low) * np.float32(top / (high - low)) + 0.5, 0, top).astype(image.dtype)
     out = out.transpose(1, 2, 0)
     if alpha is not None:

@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from .card import MAX_SIDE
 from .errors import ImggenError, first_line
 from .tiling import TileSpec, run_tiled
 
+MAX_SCALE = 16  # past this a "scale factor" is a graph that makes fixed-size output
 PROBE_SIDE = 48  # probe sizes: 48 + a multiple, and that plus the multiple
 MULTIPLES = (1, 2, 4, 8, 16, 32, 64)
 
@@ -90,6 +92,8 @@ class ImageModel:
             raise ImggenError(
                 f"{name}: input {image.shape}: only square static tiles are supported"
             )
+        if static is not None and not 1 <= static <= MAX_SIDE:
+            raise ImggenError(f"{name}: a static {static} px input is past {MAX_SIDE} px a side")
         self._input, self._output = image.name, self.session.get_outputs()[0].name
         if static is not None:
             out = self._run_probe(channels, static)
@@ -114,14 +118,18 @@ class ImageModel:
 
     def _run_probe(self, channels: int, side: int) -> np.ndarray:
         x = np.zeros((1, channels, side, side), np.float32)
-        out = np.asarray(self.session.run([self._output], {self._input: x})[0])
+        try:
+            out = np.asarray(self.session.run([self._output], {self._input: x})[0])
+        except Exception as e:  # the graph's own refusal (a size it cannot take, memory)
+            why = first_line(e)
+            raise ImggenError(f"{self.path.name} fails on a {side} px input: {why}") from None
         if out.ndim != 4 or out.shape[1] not in (1, 3, 4):
             raise ImggenError(f"{self.path.name}: output {out.shape} is not an NCHW image")
         return out
 
     def _scale_of(self, out: np.ndarray, side: int) -> int:
         oh, ow = out.shape[2:]
-        if oh != ow or oh % side:
+        if oh != ow or oh % side or oh // side > MAX_SCALE:
             raise ImggenError(
                 f"{self.path.name}: a {side}x{side} input made {ow}x{oh}: not a whole scale factor"
             )

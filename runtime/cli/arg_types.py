@@ -5,6 +5,17 @@ from __future__ import annotations
 import argparse
 
 
+def add_format_argument(p: argparse.ArgumentParser) -> None:
+    """--format for verbs that write image files under their inputs' names."""
+    from ..image_jobs import IMAGE_SUFFIXES
+
+    p.add_argument(
+        "--format",
+        choices=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES),
+        help="output format (default: each input's own)",
+    )
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

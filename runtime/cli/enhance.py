@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..image_jobs import IMAGE_SUFFIXES
 from ..tiling import BLENDS
-from .arg_types import positive_int
+from .arg_types import add_format_argument, positive_int
 
 
 def value_range(text: str) -> tuple[float, float]:
@@ -53,11 +52,7 @@ def add_parser(verbs: Any) -> None:
         help="the values the model makes (default 0:1)",
     )  # fmt: skip
     p.add_argument("--threads", type=positive_int, default=None, help="inference threads")
-    p.add_argument(
-        "--format",
-        choices=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES),
-        help="output format (default: each input's own)",
-    )
+    add_format_argument(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
 

@@ -42,8 +42,9 @@ def add_post_arguments(parser: Any) -> None:
 def frames_space(args: argparse.Namespace) -> str | None:
     """The model card's colour space when the chain may need it (an ocio op, or a chain file),
     else None: the card is read only then (it parses the ONNX without a session)."""
-    post = getattr(args, "post", None) or ""
-    if "ocio" not in post.lower() and getattr(args, "post_config", None) is None:
+    from ..post.spec import may_use_ocio
+
+    if not may_use_ocio(getattr(args, "post", None), getattr(args, "post_config", None)):
         return None
     from ..generator import model_colour_space
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImggenError
-from ..image_jobs import IMAGE_SUFFIXES
+from .arg_types import add_format_argument
 from .post_args import add_post_arguments, chain_from_args
 
 
@@ -23,11 +23,7 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="image files or folders")
     add_post_arguments(p)
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    p.add_argument(
-        "--format",
-        choices=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES),
-        help="output format (default: each input's own)",
-    )
+    add_format_argument(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
 

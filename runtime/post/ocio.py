@@ -21,6 +21,7 @@ CPU processor on the frames instead, as its own pass over 8-bit frames.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -181,7 +182,8 @@ class OcioTransform:
             raise ImggenError(f"OCIO cannot build {self}: {first_line(e)}") from None
 
     def cpu(self) -> Any:
-        return self.processor().getDefaultCPUProcessor()
+        """OCIO's CPU processor, built once per transform (EXR writes ask every frame)."""
+        return _cpu_processor(self)
 
     def target(self) -> str:
         """The destination colour space's own name in the config (aliases resolved)."""
@@ -206,6 +208,11 @@ class OcioTransform:
     def __str__(self) -> str:
         op = {"colorspace": "ocio", "look": "ocio-look", "display": "ocio-display"}[self.kind]
         return f"{op}={':'.join(self.names)}"
+
+
+@functools.lru_cache(maxsize=64)
+def _cpu_processor(transform: OcioTransform) -> Any:
+    return transform.processor().getDefaultCPUProcessor()
 
 
 def bake(

@@ -289,6 +289,12 @@ def _build(
     return [builder(*args, **kwargs)]
 
 
+def may_use_ocio(spec: str | None, config_file: Path | None) -> bool:
+    """Whether a chain given as a string or a file may hold ocio ops (then the model's colour
+    space is read from its card; a chain file is not read twice to find out)."""
+    return config_file is not None or "ocio" in (spec or "").lower()
+
+
 def parse_post(
     spec: str, ocio_config: str | None = None, source_space: str = DEFAULT_COLOUR_SPACE
 ) -> PostChain:

@@ -224,9 +224,9 @@ def _frames_space(job: RenderJob) -> str:
     """The model's colour space, read from its card only where ocio ops or an EXR colour
     space need it."""
     from ..card import DEFAULT_COLOUR_SPACE
+    from ..post.spec import may_use_ocio
 
-    ocio_post = "ocio" in (job.post or "").lower() or job.post_config is not None
-    if not ocio_post and job.sink.colour_space is None:
+    if not may_use_ocio(job.post, job.post_config) and job.sink.colour_space is None:
         return DEFAULT_COLOUR_SPACE
     return model_colour_space(job.model)
 

@@ -161,3 +161,19 @@ def test_the_bundled_upscaler_by_name(tmp_path: Path, tiny_rgba: TinyGenerator) 
     assert parse_post("model=upscaler").output_size(12, 10) == (24, 20)
     chain = chain_for_request("model=upscaler:64:8")  # over HTTP, by its shipped name
     assert chain is not None and chain.output_size(8, 8) == (16, 16)
+
+
+def test_hostile_image_models_are_one_line_or_harmless(tmp_path: Path) -> None:
+    with pytest.raises(ImggenError, match="past 16384 px a side"):
+        ImageModel(upscaler(tmp_path / "huge.onnx", static=20000))
+    # a graph that makes NaN: Sqrt of a negative after the x2 upscale
+    model = onnx.load(str(upscaler(tmp_path / "nan.onnx")))
+    model.graph.node[-1].output[0] = "s"
+    model.graph.node.extend(
+        [helper.make_node("Neg", ["s"], ["n"]), helper.make_node("Sqrt", ["n"], ["out"])]
+    )
+    onnx.save(model, str(tmp_path / "nan.onnx"))
+    src = write(tmp_path / "a.png", RNG.integers(0, 256, (9, 7, 3), dtype=np.uint8))
+    args = ["enhance", str(src), "-m", str(tmp_path / "nan.onnx"), "-o", str(tmp_path / "o")]
+    assert main([*args, "--tile", "16", "--overlap", "1", "--no-progress"]) == 0
+    assert not cv2.imread(str(tmp_path / "o" / "a.png")).any()  # NaN written as black
