@@ -31,6 +31,10 @@ class GanConfig:
     # Karras et al. 2018), so a generator that maps every z to one image is caught: without it
     # the emoji GAN ignored z within a class from the first hundred steps on.
     minibatch_std: bool = False
+    # An auxiliary classifier head on the discriminator (AC-GAN, Odena et al. 2017), trained on
+    # real images only; the generator is rewarded when it recognises the asked class. The
+    # projection head alone left the emoji generator's class a weak hint next to z.
+    aux_classifier: bool = False
 
     def __post_init__(self) -> None:
         r = self.resolution
@@ -109,8 +113,16 @@ class Discriminator(nn.Module):
         self.head = spectral_norm(nn.Linear(feat_dim, 1))
         if config.num_classes:
             self.projection = spectral_norm(nn.Embedding(config.num_classes, feat_dim))
+        if config.num_classes and config.aux_classifier:
+            self.classifier = nn.Linear(feat_dim, config.num_classes)
 
     def forward(self, x: torch.Tensor, class_id: torch.Tensor | None = None) -> torch.Tensor:
+        return self.score_and_logits(x, class_id)[0]
+
+    def score_and_logits(
+        self, x: torch.Tensor, class_id: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The real/fake score and, with an auxiliary classifier, the class logits."""
         h = self.features(x)
         if self.config.minibatch_std:
             spread = h.float().std(dim=0, unbiased=False).mean().to(h.dtype)
@@ -121,7 +133,8 @@ class Discriminator(nn.Module):
             if class_id is None:
                 raise ValueError("this discriminator is conditional: pass class_id")
             score = score + (self.projection(class_id) * h).sum(dim=1)
-        return score
+        logits = self.classifier(h) if hasattr(self, "classifier") else None
+        return score, logits
 
 
 def _dcgan_init(module: nn.Module) -> None:

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,9 @@ class TrainConfig:
     # apart as their latents are (the two halves of each batch share classes and differ in z).
     # 0 = off.
     diversity: float = 0.0
+    # Weight of the auxiliary-classifier loss (GanConfig.aux_classifier), conditional data only.
+    # 0 = off.
+    aux_class: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,6 +86,46 @@ class TrainConfig:
             raise ImggenError(f"--threads must be >= 0, got {self.threads}")
         if not (math.isfinite(self.diversity) and 0 <= self.diversity <= 100):
             raise ImggenError(f"--diversity must be in [0, 100], got {self.diversity}")
+        if not (math.isfinite(self.aux_class) and 0 <= self.aux_class <= 100):
+            raise ImggenError(f"--aux-class must be in [0, 100], got {self.aux_class}")
+
+
+# What a run's model is: fixed for its life. Everything else in TrainConfig (loss weights,
+# learning rates, augmentation, steps, threads) may change when a run is resumed.
+ARCHITECTURE_FIELDS = (
+    "data",
+    "resolution",
+    "channels",
+    "latent_dim",
+    "width",
+    "conditional",
+    "minibatch_std",
+    "seed",
+)
+
+
+def resumed_config(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
+    """The saved run's settings with the ones given again on the command line.
+
+    An architecture setting that differs from the run's is refused (the checkpoint would not
+    fit it); a recipe setting overrides the saved one and is printed, so a log shows it.
+    """
+    saved = asdict(TrainConfig(**{**saved, "betas": tuple(saved["betas"])}))  # newer fields
+    for name in ARCHITECTURE_FIELDS:
+        if name in given and given[name] != saved.get(name, given[name]):
+            flag = "--" + name.replace("_", "-")
+            raise ImggenError(
+                f"{flag} {given[name]} differs from the run's {saved[name]}: a run's model is "
+                "fixed; start a new run (another --out) to change it"
+            )
+    changed = {
+        k: v
+        for k, v in given.items()
+        if k not in ("steps", *ARCHITECTURE_FIELDS) and v != saved.get(k)
+    }
+    for name, value in changed.items():
+        print(f"resuming with {name} = {value} (was {saved.get(name)})")
+    return TrainConfig(**{**saved, **given})
 
 
 def use_run_dir_for_caches(run_dir: Path) -> None:
@@ -110,6 +153,7 @@ class Trainer:
             num_classes=num_classes,
             width=config.width,
             minibatch_std=config.minibatch_std,
+            aux_classifier=bool(num_classes and config.aux_class),
         )
         torch.manual_seed(config.seed)
         self.generator = Generator(self.gan)
@@ -144,16 +188,27 @@ class Trainer:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        if GanConfig(**state["gan_config"]) != self.gan:  # older runs lack newer fields
+        saved = GanConfig(**state["gan_config"])  # older runs lack newer fields
+        # The auxiliary classifier may be switched on or off when a run resumes: only the
+        # discriminator's head differs, and a new head starts from scratch.
+        if replace(saved, aux_classifier=self.gan.aux_classifier) != self.gan:
             raise ImggenError(
                 "checkpoint was trained with a different model configuration: "
                 f"{state['gan_config']} vs {self.gan.to_dict()}"
             )
         self.generator.load_state_dict(state["generator"])
         self.generator_ema.load_state_dict(state["generator_ema"])
-        self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        if saved.aux_classifier == self.gan.aux_classifier:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        else:
+            head = {
+                k: v for k, v in state["discriminator"].items() if not k.startswith("classifier.")
+            }
+            self.discriminator.load_state_dict(head, strict=False)
+            # Adam's moments are per parameter list; the discriminator's starts afresh
+            # (beta1 = 0 and beta2 = 0.9 forget within tens of steps anyway).
         self.rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         self.step = int(state["step"])
@@ -214,9 +269,16 @@ class Trainer:
         with self._autocast():
             with torch.no_grad():
                 fake = self.generator(z, fake_class)
-            d_real = self.discriminator(self._seen(real), real_class if cond else None)
+            d_real, logits_real = self.discriminator.score_and_logits(
+                self._seen(real), real_class if cond else None
+            )
             d_fake = self.discriminator(self._seen(fake), fake_class)
         loss_d = F.relu(1 - d_real.float()).mean() + F.relu(1 + d_fake.float()).mean()
+        losses: dict[str, float] = {}
+        if logits_real is not None:
+            loss_cls = F.cross_entropy(logits_real.float(), real_class)
+            loss_d = loss_d + self.config.aux_class * loss_cls
+            losses["cls_real"] = loss_cls.item()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -228,8 +290,12 @@ class Trainer:
             fake_class[half : 2 * half] = fake_class[:half]  # pairs: same class, other z
         with self._autocast():
             fake = self.generator(z, fake_class)
-            score = self.discriminator(self._seen(fake), fake_class)
+            score, logits_fake = self.discriminator.score_and_logits(self._seen(fake), fake_class)
         loss_g = -score.float().mean()
+        if logits_fake is not None:
+            loss_cls = F.cross_entropy(logits_fake.float(), fake_class)
+            loss_g = loss_g + self.config.aux_class * loss_cls
+            losses["cls_fake"] = loss_cls.item()
         if self.config.diversity:
             apart = (fake[:half] - fake[half : 2 * half]).float().abs().mean()
             latent_apart = (z[:half] - z[half : 2 * half]).abs().mean()
@@ -240,7 +306,7 @@ class Trainer:
 
         self._update_ema()
         self.step += 1
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), **losses}
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -292,23 +358,32 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) into run_dir; returns the latest checkpoint's path."""
+def train(
+    config: TrainConfig | dict[str, Any],
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Train (or resume) into run_dir; returns the latest checkpoint's path.
+
+    config: the settings, or (what the CLI passes) only the ones given, so a resumed run
+    takes the rest from its checkpoint (`resumed_config`).
+    """
     use_run_dir_for_caches(run_dir)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     checkpoint = run_dir / CHECKPOINT_NAME
     state = None
     if resume:
         if not checkpoint.is_file():
             raise ImggenError(f"nothing to resume: {checkpoint} does not exist")
         state = load_checkpoint(checkpoint)
-        saved = state["train_config"]
-        steps = config.steps
-        config = TrainConfig(**{**saved, "betas": tuple(saved["betas"])})
-        config.steps = steps
+        given = config if isinstance(config, dict) else {"steps": config.steps}
+        config = resumed_config(state["train_config"], given)
     elif checkpoint.exists():
         raise ImggenError(f"{run_dir} already holds a run: pass --resume or choose another --out")
+    if isinstance(config, dict):
+        config = TrainConfig(**config)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     data = load_training_data(config.data, config.resolution, config.channels)
     if not data.class_names:
         config.conditional = False

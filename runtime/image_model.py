@@ -5,21 +5,51 @@ input and output (4-D, NCHW, 1/3/4 channels), the scale factor (probed at two si
 that differs between them is refuted), the spatial multiple the model needs (the smallest
 that the graph accepts), and a static tile size when the graph's spatial axes are fixed. Value
 ranges cannot be read from a graph: they default to [0, 1] (the Real-ESRGAN convention) and are
-set with `input_range`/`output_range`. The model runs with ONNX Runtime on the CPU, in tiles
-(`tiling.run_tiled`), so frames of any size run in the memory of one tile batch.
+set with `input_range`/`output_range`. The model runs in tiles (`tiling.run_tiled`), so frames
+of any size run in the memory of one tile batch: on ONNX Runtime, or on a static-shape OpenVINO
+engine for the tile size (`engines.image_engine`) when `engine` asks for one. `auto` takes the
+bf16 engine on CPUs with bf16 in hardware, built on first use unless builds are off
+(IMGGEN_RT_ENGINE_BUILD=never), and only where it passed its parity gate and timed faster;
+frames smaller than a tile stay on ONNX Runtime, which takes any size without padding.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .card import MAX_SIDE
 from .errors import ImggenError, first_line
-from .tiling import TileSpec, run_tiled
+from .tiling import TileModel, TileSpec, run_tiled
+
+if TYPE_CHECKING:
+    from .engines.image_engine import OpenVinoImageEngine
+
+ENGINES = ("auto", "onnxruntime", "openvino")
+
+
+def build_note(text: str) -> None:
+    """Progress of an engine build inside a job that shows its own progress bar: plain lines
+    on stderr (rich prints them above the bar, where a second live status cannot go)."""
+    print(f"imggen-rt: {text}", file=sys.stderr)
+
+
+def first_use_builds(
+    engine: str = "auto", policy: str | None = None
+) -> Callable[[str], None] | None:
+    """The build callback for `engine`: an explicit openvino always builds what it needs,
+    auto only while the policy (--engine-build, else IMGGEN_RT_ENGINE_BUILD) is first-use."""
+    from .backend_factory import engine_build_policy
+
+    if engine == "openvino" or (policy or engine_build_policy()) == "first-use":
+        return build_note
+    return None
+
 
 MAX_SCALE = 16  # past this a "scale factor" is a graph that makes fixed-size output
 PROBE_SIDE = 48  # probe sizes: 48 + a multiple, and that plus the multiple
@@ -35,6 +65,7 @@ class ImageModelSpec:
     scale: int
     multiple: int
     static_side: int | None  # a graph with fixed spatial axes takes only this tile
+    static_batch: int | None  # and one with a fixed batch axis only this many tiles a call
     input_range: tuple[float, float] = (0.0, 1.0)
     output_range: tuple[float, float] = (0.0, 1.0)
 
@@ -48,9 +79,20 @@ class ImageModel:
         input_range: tuple[float, float] = (0.0, 1.0),
         output_range: tuple[float, float] = (0.0, 1.0),
         threads: int | None = None,
+        engine: str = "onnxruntime",
+        build: Callable[[str], None] | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
+        """engine: onnxruntime, openvino (this CPU's engine per tile size: bf16 where the CPU
+        has it, else FP32) or auto (see the module). build: the progress callback of a build
+        on first use; None with auto = only engines built ahead."""
         import onnxruntime as ort
 
+        if engine not in ENGINES:
+            raise ImggenError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        self.engine, self._build, self._cache_dir = engine, build, cache_dir
+        self.threads = threads
+        self._engines: dict[tuple[int, int], OpenVinoImageEngine | None] = {}
         self.path = Path(path)
         if not self.path.is_file():
             raise ImggenError(f"model file {self.path} does not exist")
@@ -86,6 +128,8 @@ class ImageModel:
             raise ImggenError(
                 f"{name}: input '{image.name}' {image.shape} is not NCHW with 1, 3 or 4 channels"
             )
+        fixed = image.shape[0]
+        self._static_batch = fixed if isinstance(fixed, int) and fixed > 0 else None
         h, w = image.shape[2], image.shape[3]
         static = int(h) if isinstance(h, int) and isinstance(w, int) and h == w else None
         if (isinstance(h, int) or isinstance(w, int)) and static is None:
@@ -112,12 +156,13 @@ class ImageModel:
             scale,
             multiple,
             static,
+            self._static_batch,
             input_range,
             output_range,
         )
 
     def _run_probe(self, channels: int, side: int) -> np.ndarray:
-        x = np.zeros((1, channels, side, side), np.float32)
+        x = np.zeros((self._static_batch or 1, channels, side, side), np.float32)
         try:
             out = np.asarray(self.session.run([self._output], {self._input: x})[0])
         except Exception as e:  # the graph's own refusal (a size it cannot take, memory)
@@ -152,7 +197,19 @@ class ImageModel:
         )
 
     def infer(self, tiles: np.ndarray) -> np.ndarray:
-        """(N, C, t, t) float32 in the input range -> (N, C', t * scale, t * scale)."""
+        """(N, C, t, t) float32 in the input range -> (N, C', t * scale, t * scale) on ONNX
+        Runtime; a graph with a fixed batch gets it (the last call padded)."""
+        fixed = self._static_batch
+        if fixed is None or len(tiles) == fixed:
+            return self._session_run(tiles)
+        outs = []
+        for start in range(0, len(tiles), fixed):
+            group = tiles[start : start + fixed]
+            padded = np.concatenate([group, np.repeat(group[:1], fixed - len(group), axis=0)])
+            outs.append(self._session_run(padded)[: len(group)])
+        return np.concatenate(outs)
+
+    def _session_run(self, tiles: np.ndarray) -> np.ndarray:
         try:
             out = self.session.run([self._output], {self._input: tiles})[0]
         except Exception as e:
@@ -171,12 +228,61 @@ class ImageModel:
 
     def run(self, frame: np.ndarray, tiling: TileSpec) -> np.ndarray:
         """(C, H, W) float32 in the input range -> (C', H * s, W * s) in the output range."""
-        return run_tiled(frame, self.infer, tiling)
+        _, h, w = frame.shape
+        engine = self._engine_for(tiling) if min(h, w) >= tiling.tile else None
+        if engine is None:
+            return run_tiled(frame, self.infer, tiling)
+        return run_tiled(frame, engine, replace(tiling, static=True))
+
+    def _engine_for(self, tiling: TileSpec) -> TileModel | None:
+        key = (tiling.tile, tiling.batch)
+        if key not in self._engines:
+            self._engines[key] = self._load_engine(tiling)
+        engine = self._engines[key]
+        return None if engine is None else engine.infer
+
+    def _load_engine(self, tiling: TileSpec) -> OpenVinoImageEngine | None:
+        if self.engine == "onnxruntime" or self.spec.static_side is not None:
+            return None
+        from .backends.platform import cpu_supports
+        from .engines.image_engine import ImageEngineSpec, OpenVinoImageEngine, build_image_engine
+
+        precision = "bf16" if cpu_supports("bf16") is None else "fp32"
+        explicit = self.engine == "openvino"
+        if not explicit:
+            try:
+                import openvino  # noqa: F401
+            except ImportError:
+                return None
+            if precision == "fp32":  # OpenVINO FP32 runs at about ONNX Runtime's speed
+                return None
+        spec = ImageEngineSpec(
+            self.path,
+            precision,
+            tiling.tile,
+            tiling.batch,
+            cache_dir=self._cache_dir,
+            retry_refused=explicit,
+            may_build=explicit or self._build is not None,
+        )
+        try:
+            outcome = build_image_engine(spec, self, self._build or (lambda _: None))
+        except ImggenError as e:
+            if explicit:
+                raise
+            print(f"imggen-rt: {self.path.name} stays on ONNX Runtime: {e}", file=sys.stderr)
+            return None
+        timing = outcome.manifest.timing
+        if not explicit and timing.get("engine_ms", 0.0) >= timing.get("fp32_ms", 0.0):
+            return None  # built, gated, and no faster here
+        return OpenVinoImageEngine(outcome.artifact, precision, self.threads)
 
     def describe(self) -> dict[str, Any]:
         s = self.spec
+        engines = [f"openvino {t} px x{b}" for (t, b), e in self._engines.items() if e]
         return {
             "model": self.path.name,
+            "engines": engines or ["onnxruntime"],
             "scale": s.scale,
             "multiple": s.multiple,
             "static_tile": s.static_side,

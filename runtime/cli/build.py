@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .arg_types import positive_int
+
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -32,7 +34,10 @@ def add_parser(verbs: Any) -> None:
         "one that passed) or an FP16 ONNX with FP32 inputs/outputs (--target onnx-fp16, on "
         "the CPU). It is compared with the FP32 model "
         "on fixed seeds and refused if it misses the thresholds. A matching cached artifact "
-        "is reused, a stale one rebuilt, one built for another GPU/TensorRT refused.",
+        "is reused, a stale one rebuilt, one built for another GPU/TensorRT refused. "
+        "Image-to-image models (upscalers) take --tile: a static-shape OpenVINO engine for "
+        "tiles of that size, gated on test images; `enhance` and the chain's model= op then "
+        "run it for frames of at least one tile.",
     )
     p.add_argument("model", type=Path, help="FP32 generator ONNX")
     p.add_argument("--target", choices=("trt", "onnx-fp16", "openvino"), default="trt")
@@ -43,8 +48,15 @@ def add_parser(verbs: Any) -> None:
     )
     p.add_argument(
         "--batch",
-        default="1,8,16",
-        help="batch sizes the engine must take; its profile is min..max, tuned for the largest",
+        default=None,
+        help="batch sizes the engine must take; its profile is min..max, tuned for the largest "
+        "(default 1,8,16); with --tile, the tiles per call (default 4)",
+    )
+    p.add_argument(
+        "--tile",
+        type=positive_int,
+        help="an image-to-image model: build the engine for square tiles of this many input "
+        "pixels (rounded up to the model's multiple); --target openvino",
     )
     p.add_argument("--dla-core", type=int, help="build for this DLA core (GPU fallback on)")
     p.add_argument(
@@ -70,12 +82,12 @@ def add_parser(verbs: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from ..backends.profiles import parse_batches
     from ..engines.pipeline import BuildSpec, build
     from ..engines.trt_builder import TrtOptions
 
+    if args.tile is not None:
+        return _build_image_engine(args)
     if args.target == "trt":
         from ..backends.platform import import_tensorrt
 
@@ -85,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         target=args.target,
         precision=precision,
-        profile=parse_batches(args.batch),
+        profile=parse_batches(args.batch or "1,8,16"),
         trt=TrtOptions(
             opt_level=args.opt_level,
             workspace_bytes=args.workspace,
@@ -97,9 +109,49 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         rebuild=args.rebuild,
     )
+    return _report(args, lambda progress: build(spec, progress))
+
+
+def _build_image_engine(args: argparse.Namespace) -> int:
+    from ..bundled import resolve_model
+    from ..engines.image_engine import IMAGE_PRECISIONS, ImageEngineSpec, build_image_engine
+    from ..errors import ImggenError
+    from ..image_model import ImageModel
+
+    if args.target != "openvino":
+        raise ImggenError(
+            "--tile builds OpenVINO engines of image-to-image models: add "
+            "--target openvino (TensorRT engines for them are not built yet)"
+        )
+    precision = args.precision or "bf16"
+    if precision not in IMAGE_PRECISIONS:
+        raise ImggenError(f"image-model engines are fp32 or bf16, not {precision}")
+    try:
+        batch = int(args.batch or 4)
+    except ValueError:
+        raise ImggenError(
+            f"with --tile, --batch is one number of tiles, got {args.batch!r}"
+        ) from None
+    path = resolve_model(str(args.model))
+    spec = ImageEngineSpec(
+        path,
+        precision,
+        args.tile,
+        batch,
+        thresholds=_thresholds(args.min_psnr, args.max_error),
+        cache_dir=args.cache_dir,
+        rebuild=args.rebuild,
+    )
+    model = ImageModel(path)
+    return _report(args, lambda progress: build_image_engine(spec, model, progress))
+
+
+def _report(args: argparse.Namespace, run_build: Any) -> int:
+    from rich.console import Console
+
     console = Console(stderr=True)
     with console.status("building", spinner="dots") as status:
-        outcome = build(spec, progress=lambda text: status.update(text))
+        outcome = run_build(lambda text: status.update(text))
     if args.json:
         print(json.dumps(json.loads(outcome.manifest.to_json()), indent=2))
         return 0
@@ -110,9 +162,12 @@ def run(args: argparse.Namespace) -> int:
     timing = outcome.manifest.timing
     if timing:
         engine_ms, fp32_ms = timing["engine_ms"], timing["fp32_ms"]
+        unit, reference = (
+            ("tile", "FP32 ONNX Runtime") if "tile" in timing else ("image", "FP32 OpenVINO")
+        )
         print(
-            f"speed at batch {int(timing['batch'])}: {engine_ms:.3f} ms/image vs "
-            f"{fp32_ms:.3f} for FP32 OpenVINO ({fp32_ms / engine_ms:.2f}x)"
+            f"speed at batch {int(timing['batch'])}: {engine_ms:.3f} ms/{unit} vs "
+            f"{fp32_ms:.3f} for {reference} ({fp32_ms / engine_ms:.2f}x)"
         )
     return 0
 

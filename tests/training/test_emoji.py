@@ -123,6 +123,45 @@ def test_rgba_bf16_training_resumes_exactly_and_exports(emoji_folder: Path, tmp_
     assert half.passed, half.summary()
 
 
+def test_resume_may_change_the_recipe_not_the_model(
+    emoji_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import asdict
+
+    from imggen_rt.cli.main import main
+    from imggen_rt.export.checkpoint import load_checkpoint
+    from imggen_rt.export.train import train
+
+    run = tmp_path / "run"
+    train(asdict(_config(2)), run, progress=False)
+    before = load_checkpoint(run)
+    assert not any(k.startswith("classifier.") for k in before["discriminator"])
+    # The auxiliary classifier switched on mid-run: D gains a head, G carries on.
+    train({"steps": 3, "aux_class": 1.0}, run, resume=True, progress=False)
+    assert "resuming with aux_class = 1.0 (was 0.0)" in capsys.readouterr().out
+    after = load_checkpoint(run)
+    assert after["step"] == 3 and after["train_config"]["aux_class"] == 1.0
+    assert after["gan_config"]["aux_classifier"]
+    assert after["discriminator"]["classifier.weight"].shape[0] == 9
+    assert not torch.equal(
+        after["generator"]["stem.0.weight"], before["generator"]["stem.0.weight"]
+    )
+    # and resumes exactly from there on, head and all
+    twin = tmp_path / "twin"
+    shutil.copytree(run, twin)
+    train({"steps": 5}, run, resume=True, progress=False)
+    train({"steps": 4}, twin, resume=True, progress=False)
+    train({"steps": 5}, twin, resume=True, progress=False)
+    a, b = load_checkpoint(run), load_checkpoint(twin)
+    for name, tensor in a["discriminator"].items():
+        assert torch.equal(tensor, b["discriminator"][name]), name
+    # the model itself is fixed for a run's life: one line, nothing trained
+    code = main(["train", "--out", str(run), "--resume", "--steps", "9", "--width", "1"])
+    assert code != 0
+    assert "--width 1.0 differs from the run's 0.125" in capsys.readouterr().err
+    assert load_checkpoint(run)["step"] == 5
+
+
 def test_old_step_checkpoints_are_pruned(tmp_path: Path) -> None:
     from imggen_rt.export.train import KEEP_EVERY, KEEP_LAST, Trainer
 
