@@ -1,14 +1,17 @@
-"""Tiled image-to-image inference: throughput against a whole-frame run, and memory against the
-frame size, for an x2 convolutional upscaler (random weights: the work is in the shapes).
+"""Tiled image-to-image inference with the bundled x2 upscaler: throughput against a
+whole-frame run and on this CPU's bf16 engine, memory against the frame size, video rates, and
+the upscaler's quality against Lanczos and bicubic.
 
-The model: Conv 3->32, four Conv 32->32 + ReLU, Conv 32->12, DepthToSpace(2) (an ESRGAN-like
-body without the dense blocks), built with the `onnx` helper and run by `imggen-rt`'s
-`ImageModel` on ONNX Runtime (CPU). Throughput: frames making 1920x1080 output, whole-frame (one
-tile the size of the frame) and tiled (256 px tiles, 16 px overlap), interleaved in one run.
-Memory: peak RSS of a fresh process enhancing one frame tiled at 1920x1080 and at 3840x2160
-output (and whole-frame at 3840x2160, for contrast). Quality: the bundled upscaler's PSNR on
-the held-out emoji against Lanczos and bicubic, and a before/after picture. Writes
-<out-dir>/enhance.json, .md and .png.
+Throughput: frames making 1920x1080 output through `ImageModel`, interleaved in one run:
+whole-frame on ONNX Runtime (one tile the size of the frame), tiled on ONNX Runtime (256 and
+512 px tiles, the overlap the model's receptive field) and tiled on the static-shape OpenVINO
+bf16 engine per tile size (CPUs with bf16 in hardware). Memory: peak RSS of a fresh process
+enhancing one frame tiled at 1920x1080 and at 3840x2160 output (and whole-frame at 3840x2160,
+for contrast). Video: `imggen-rt video --size 1920x1080` frames/s with the upscaler on the
+generator's frames (`model=upscaler`: 32 -> 64 px, then Lanczos) and on 960x540 frames
+(`resize=960x540,model=upscaler`: the learned x2 makes the 1080p frame), on ONNX Runtime and
+with the engine. Quality: `imggen-rt eval upscaler` (PSNR and SSIM on the held-out emoji) and
+a before/after picture. Writes <out-dir>/enhance.json, .md and .png.
 
     python benchmarks/bench_enhance.py [--reps 3] [--out-dir benchmarks/results]
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -27,65 +32,78 @@ from typing import Any
 
 import numpy as np
 
-WIDTH = 32
-
-
-def build_model(path: Path, seed: int = 0) -> Path:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(seed)
-    shapes = [(WIDTH, 3), *[(WIDTH, WIDTH)] * 4, (12, WIDTH)]
-    inits, nodes, src = [], [], "image"
-    for i, (c_out, c_in) in enumerate(shapes):
-        w = rng.normal(0, (2 / (9 * c_in)) ** 0.5, (c_out, c_in, 3, 3)).astype(np.float32)
-        inits.append(numpy_helper.from_array(w, f"w{i}"))
-        nodes.append(helper.make_node("Conv", [src, f"w{i}"], [f"c{i}"], pads=[1, 1, 1, 1]))
-        src = f"c{i}"
-        if 0 < i < len(shapes) - 1:
-            nodes.append(helper.make_node("Relu", [src], [f"r{i}"]))
-            src = f"r{i}"
-    nodes.append(helper.make_node("DepthToSpace", [src], ["d"], blocksize=2))
-    nodes.append(helper.make_node("Sigmoid", ["d"], ["out"]))
-    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])
-    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, None)
-    graph = helper.make_graph(nodes, "upscaler_x2", [x], [y], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
-    return path
-
 
 def frame(width: int, height: int) -> np.ndarray:
     return np.random.default_rng(1).uniform(0, 1, (3, height, width)).astype(np.float32)
 
 
-def throughput(model_path: Path, reps: int) -> dict[str, Any]:
+def throughput(model_path: Path, reps: int, cache: Path) -> dict[str, Any]:
+    from imggen_rt.backends.platform import cpu_supports
     from imggen_rt.image_model import ImageModel
 
-    model = ImageModel(model_path)
+    on_ort = ImageModel(model_path)
     x = frame(960, 540)  # -> 1920x1080
     contenders = {
-        "whole_frame": model.tile_spec(960, 0),
-        "tiled_256_overlap_16": model.tile_spec(256, 16),
-        "tiled_512_overlap_16": model.tile_spec(512, 16),
+        "whole_frame": (on_ort, on_ort.tile_spec(960, 0)),
+        "tiled_256": (on_ort, on_ort.tile_spec(256)),
+        "tiled_512": (on_ort, on_ort.tile_spec(512)),
     }
+    if cpu_supports("bf16") is None:
+        engine = ImageModel(model_path, engine="openvino", build=print, cache_dir=cache)
+        contenders["engine_bf16_256"] = (engine, engine.tile_spec(256))
+        contenders["engine_bf16_512"] = (engine, engine.tile_spec(512))
     times: dict[str, list[float]] = {name: [] for name in contenders}
-    for spec in contenders.values():
-        model.run(x, spec)  # warm-up
+    for model, spec in contenders.values():
+        model.run(x, spec)  # warm-up (and the engines' builds)
     for _ in range(reps):
-        for name, spec in contenders.items():
+        for name, (model, spec) in contenders.items():
             start = time.perf_counter()
             model.run(x, spec)
             times[name].append(time.perf_counter() - start)
     fps = {name: 1 / statistics.median(t) for name, t in times.items()}
     return {
+        "overlap": on_ort.spec.default_overlap,
         "frames_per_s": {k: round(v, 3) for k, v in fps.items()},
-        "tiled_vs_whole": {
+        "vs_whole_frame": {
             name: round(rate / fps["whole_frame"], 3)
             for name, rate in fps.items()
             if name != "whole_frame"
         },
         "reps": reps,
     }
+
+
+def video_fps(chain: str, engine: bool, cache: Path, frames_per_seed: int = 24) -> float:
+    """frames/s `imggen-rt video` reports for a 1080p walk with `chain`; engine=False keeps
+    the upscaler on ONNX Runtime (no engine built or cached)."""
+    env = {**os.environ, "IMGGEN_RT_CACHE": str(cache)}
+    env["IMGGEN_RT_ENGINE_BUILD"] = "first-use" if engine else "never"
+    with tempfile.TemporaryDirectory() as folder:
+        args = [
+            "video", "--seeds", "1,7", "--frames-per-seed", str(frames_per_seed),
+            "--size", "1920x1080", "--post", chain, "-o", str(Path(folder) / "walk.mp4"),
+            "--no-progress",
+        ]  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "imggen_rt.cli.main", *args],
+            capture_output=True, text=True, env=env, check=True,
+        )  # fmt: skip
+    found = re.search(r"([0-9.]+) fps", done.stdout)
+    if not found:
+        raise RuntimeError(f"no fps in: {done.stdout}")
+    return float(found.group(1))
+
+
+def video_rates(cache: Path) -> dict[str, dict[str, float]]:
+    from imggen_rt.backends.platform import cpu_supports
+
+    rates: dict[str, dict[str, float]] = {}
+    for chain in ("model=upscaler", "resize=960x540,model=upscaler"):
+        rates[chain] = {"onnxruntime": video_fps(chain, False, cache)}
+        if cpu_supports("bf16") is None:
+            video_fps(chain, True, cache, 2)  # builds (first use) and caches the engine
+            rates[chain]["bf16_engine"] = video_fps(chain, True, cache)
+    return rates
 
 
 def peak_rss_mib(model_path: Path, width: int, height: int, tile: int) -> float:
@@ -95,25 +113,23 @@ def peak_rss_mib(model_path: Path, width: int, height: int, tile: int) -> float:
         "from imggen_rt.image_model import ImageModel\n"
         f"m = ImageModel({str(model_path)!r})\n"
         f"x = np.random.default_rng(1).uniform(0, 1, (3, {height}, {width})).astype(np.float32)\n"
-        f"m.run(x, m.tile_spec({tile}, {16 if tile < max(width, height) else 0}))\n"
+        f"m.run(x, m.tile_spec({tile}, {None if tile < max(width, height) else 0}))\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return round(int(done.stdout.split()[-1]) / 1024, 1)
 
 
-def upscaler_quality(picture: Path) -> dict[str, Any]:
-    """The bundled upscaler on the held-out emoji (x2 from 64 px renders) against Lanczos and
-    bicubic, and a before/after picture: low input (pixels doubled), Lanczos, the upscaler, the
-    real 128 px render, at 1:1."""
+def upscaler_quality(path: Path, picture: Path) -> dict[str, Any]:
+    """The upscaler on the held-out emoji (x2 from 64 px renders) against Lanczos and bicubic,
+    and a before/after picture: low input (pixels doubled), Lanczos, the upscaler, the real
+    128 px render, at 1:1."""
     import cv2
 
-    from imggen_rt.bundled import resolve_model
     from imggen_rt.export.upscaler import evaluate, load_pairs
     from imggen_rt.grid import contact_sheet
     from imggen_rt.image_model import ImageModel
 
-    path = resolve_model("upscaler")
     report = evaluate(path)
     low, high = load_pairs("heldout", 4, seed=3)
     model = ImageModel(path)
@@ -122,7 +138,7 @@ def upscaler_quality(picture: Path) -> dict[str, Any]:
         image = lo.transpose(1, 2, 0)
         doubled = cv2.resize(image, (128, 128), interpolation=cv2.INTER_NEAREST)
         lanczos = cv2.resize(image, (128, 128), interpolation=cv2.INTER_LANCZOS4)
-        ours = model.run(lo.astype(np.float32) / 255, model.tile_spec(64, 0))
+        ours = model.run(lo.astype(np.float32) / 255, model.tile_spec(64))
         learned = np.clip(ours * 255 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
         rows += [doubled, lanczos, learned, hi.transpose(1, 2, 0)]
     sheet = contact_sheet(np.stack(rows), columns=4)
@@ -132,46 +148,65 @@ def upscaler_quality(picture: Path) -> dict[str, Any]:
 
 def markdown(report: dict[str, Any]) -> str:
     t, m = report["throughput_1080p"], report["peak_rss_mib"]
-    fps = t["frames_per_s"]
+    fps, ratio = t["frames_per_s"], t["vs_whole_frame"]
+    names = {
+        "whole_frame": "whole frame, ONNX Runtime",
+        "tiled_256": f"256 px tiles, {t['overlap']} px overlap, ONNX Runtime",
+        "tiled_512": f"512 px tiles, {t['overlap']} px overlap, ONNX Runtime",
+        "engine_bf16_256": "256 px tiles, OpenVINO bf16 engine (static shape)",
+        "engine_bf16_512": "512 px tiles, OpenVINO bf16 engine (static shape)",
+    }
     lines = [
         "# Tiled image-to-image inference",
         "",
-        f"x2 convolutional upscaler ({report['model']}), ONNX Runtime on the CPU; "
+        f"The bundled x2 upscaler ({report['model']}) on {report['cpu']}; "
         f"`python benchmarks/bench_enhance.py` on {report['date']}.",
         "",
-        "| | value |",
-        "|---|---|",
-        f"| 1920x1080 output, whole frame | {fps['whole_frame']} frames/s |",
-        f"| 1920x1080 output, 256 px tiles, 16 px overlap | {fps['tiled_256_overlap_16']} "
-        f"frames/s ({t['tiled_vs_whole']['tiled_256_overlap_16']}x whole frame) |",
-        f"| 1920x1080 output, 512 px tiles, 16 px overlap | {fps['tiled_512_overlap_16']} "
-        f"frames/s ({t['tiled_vs_whole']['tiled_512_overlap_16']}x whole frame) |",
-        f"| peak RSS, tiled, 1920x1080 output | {m['tiled_1080p']} MiB |",
-        f"| peak RSS, tiled, 3840x2160 output | {m['tiled_2160p']} MiB "
-        f"({report['rss_2160p_vs_1080p']}x; goal <= 1.2x) |",
-        f"| peak RSS, whole frame, 3840x2160 output | {m['whole_2160p']} MiB |",
+        "| 1920x1080 output | frames/s | vs whole frame |",
+        "|---|---|---|",
+    ]
+    for name, rate in fps.items():
+        lines.append(f"| {names[name]} | {rate} | {ratio.get(name, 1.0)}x |")
+    lines += [
         "",
-        "Goal: tiled >= 0.9x whole frame. The tiles' overlap is computed twice: 256 px tiles "
-        "over a 960x540 input (balanced to 218x202) do 1.27x the whole frame's pixels, 512 px "
-        "tiles (496x286) 1.09x. Peak RSS counts the process (Python, numpy, ONNX Runtime) as "
-        "well as the frames; the input and output frames themselves grow with the frame size "
-        "in both modes. "
+        "| peak RSS | MiB |",
+        "|---|---|",
+        f"| tiled, 1920x1080 output | {m['tiled_1080p']} |",
+        f"| tiled, 3840x2160 output | {m['tiled_2160p']} ({report['rss_2160p_vs_1080p']}x; "
+        "goal <= 1.2x) |",
+        f"| whole frame, 3840x2160 output | {m['whole_2160p']} |",
+        "",
+        "Goal: tiled >= 0.9x whole frame. The tiles' overlap is computed twice (256 px tiles "
+        "over a 960x540 input do about 1.2x the whole frame's pixels, 512 px tiles 1.1x). Peak "
+        "RSS counts the process (Python, numpy, ONNX Runtime) as well as the frames.",
+        "",
+        "## `imggen-rt video --seeds 1,7 --size 1920x1080` (frames/s, encode included)",
+        "",
+        "| --post | ONNX Runtime | bf16 engine |",
+        "|---|---|---|",
+    ]
+    for chain, rates in report["video_fps_1080p"].items():
+        engine = rates.get("bf16_engine", "n/a")
+        lines.append(f"| `{chain}` | {rates['onnxruntime']} | {engine} |")
+    lines += [
+        "",
+        "`model=upscaler` enlarges the generator's 32 px frames to 64 px and Lanczos does the "
+        "rest (frames under one tile stay on ONNX Runtime); `resize=960x540,model=upscaler` "
+        "makes each 1080p frame with the learned x2.",
         "",
     ]
     quality = report.get("upscaler")
     if quality:
-        psnr = quality["psnr_db"]
+        scores = quality["scores"]
         lines += [
-            "## The bundled upscaler (x2, L1, trained on Twemoji renders)",
+            "## The bundled upscaler (`imggen-rt eval upscaler`)",
             "",
             f"Held-out emoji ({quality['held_out_images']}, rendered at 128 px, input the "
             "area-downscaled 64 px):",
             "",
-            "| | PSNR dB |",
-            "|---|---|",
-            f"| upscaler | {psnr['model']} |",
-            f"| Lanczos | {psnr['lanczos']} |",
-            f"| bicubic | {psnr['bicubic']} |",
+            "| | PSNR dB | SSIM |",
+            "|---|---|---|",
+            *(f"| {name} | {v['psnr']} | {v['ssim']} |" for name, v in scores.items()),
             "",
             f"Gain over Lanczos: {quality['gain_over_lanczos_db']} dB (goal >= 1.5 dB). Columns "
             "of [enhance.png](enhance.png): input (pixels doubled), Lanczos, the upscaler, the "
@@ -184,28 +219,33 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     import datetime as dt
 
+    from imggen_rt.bench.machine import describe_machine
+    from imggen_rt.bundled import resolve_model
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
     args = p.parse_args()
+    model = resolve_model("upscaler")
     with tempfile.TemporaryDirectory() as folder:
-        model = build_model(Path(folder) / "upscaler_x2.onnx")
+        cache = Path(folder)
         report: dict[str, Any] = {
-            "model": f"Conv 3->{WIDTH}, 4x Conv {WIDTH}->{WIDTH} + ReLU, Conv {WIDTH}->12, "
-            "DepthToSpace 2, random weights",
+            "model": "bilinear + residual: Conv 3->32, 4 residual blocks of two Conv 32->32, "
+            "Conv 32->12, PixelShuffle 2; trained here",
+            "cpu": describe_machine()["cpu"],
             "date": dt.date.today().isoformat(),
-            "throughput_1080p": throughput(model, args.reps),
+            "throughput_1080p": throughput(model, args.reps, cache),
             "peak_rss_mib": {
                 "tiled_1080p": peak_rss_mib(model, 960, 540, 256),
                 "tiled_2160p": peak_rss_mib(model, 1920, 1080, 256),
                 "whole_2160p": peak_rss_mib(model, 1920, 1080, 1920),
             },
+            "video_fps_1080p": video_rates(cache),
         }
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    report["upscaler"] = upscaler_quality(args.out_dir / "enhance.png")
+    report["upscaler"] = upscaler_quality(model, args.out_dir / "enhance.png")
     rss = report["peak_rss_mib"]
     report["rss_2160p_vs_1080p"] = round(rss["tiled_2160p"] / rss["tiled_1080p"], 3)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "enhance.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out_dir / "enhance.md").write_text(markdown(report))
     print(markdown(report))

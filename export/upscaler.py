@@ -6,10 +6,14 @@ high resolution (128 px) on a random flat grey per sample, and area-downscaled b
 input (the same 1-in-10 held-out split as the emoji GAN, by file name). Model: the input
 upsampled bilinearly plus a learned residual (a convolution stem, residual blocks, a
 convolution to 4x the channels and a pixel shuffle), which starts as bilinear and only has to
-learn what bilinear misses. Loss: L1 (the adversarial term of the full recipe is not in this
-first version). Training checkpoints every `checkpoint_every` steps and resumes exactly.
+learn what bilinear misses. Loss: L1, plus (`--adversarial WEIGHT`, usually switched on for a
+fine-tune once L1 has converged, as ESRGAN does) a hinge loss from a spectral-norm patch
+discriminator on the high-resolution images. Training checkpoints every `checkpoint_every`
+steps and resumes exactly; a resumed run may change the adversarial weight.
 
-    python -m imggen_rt.export.upscaler train --out runs/upscaler --steps 20000
+    python -m imggen_rt.export.upscaler train --out runs/upscaler --steps 14000
+    python -m imggen_rt.export.upscaler train --out runs/upscaler --resume --steps 18000 \
+        --adversarial 0.005
     python -m imggen_rt.export.upscaler export runs/upscaler -o upscaler_x2.onnx
     python -m imggen_rt.export.upscaler eval upscaler_x2.onnx
 """
@@ -27,13 +31,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import ImggenError
 from ..metrics import psnr
 from .checkpoint import load_checkpoint, save_checkpoint
 from .emoji import held_out, twemoji_dir
 
-HIGH = 128
+LOW = 64  # the input side of training and evaluation pairs
 SCALE = 2
 
 
@@ -57,9 +62,10 @@ def render(path: Path, side: int, grey: int) -> np.ndarray:
 
 
 def load_pairs(
-    split: str, count: int | None = None, seed: int = 0
+    split: str, count: int | None = None, seed: int = 0, scale: int = SCALE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(low (N, 3, 64, 64), high (N, 3, 128, 128)) uint8 renders of the split's emoji."""
+    """(low (N, 3, 64, 64), high (N, 3, 64 * scale, 64 * scale)) uint8 renders of the split's
+    emoji: the high one rendered from the SVG, the low one its area-downscaled copy."""
     files = sorted(svg_folder().glob("*.svg"))
     files = [f for f in files if held_out(f.stem) == (split == "heldout")]
     if not files:
@@ -67,10 +73,9 @@ def load_pairs(
     rng = np.random.default_rng(seed)
     if count is not None:
         files = [files[i] for i in rng.choice(len(files), min(count, len(files)), replace=False)]
-    high = np.stack([render(f, HIGH, int(rng.integers(0, 256))) for f in files])
-    low = np.stack(
-        [cv2.resize(h, (HIGH // SCALE,) * 2, interpolation=cv2.INTER_AREA) for h in high]
-    )
+    side = LOW * scale
+    high = np.stack([render(f, side, int(rng.integers(0, 256))) for f in files])
+    low = np.stack([cv2.resize(h, (LOW, LOW), interpolation=cv2.INTER_AREA) for h in high])
     return low.transpose(0, 3, 1, 2).copy(), high.transpose(0, 3, 1, 2).copy()
 
 
@@ -100,6 +105,24 @@ class Upscaler(nn.Module):
         return base + F.pixel_shuffle(self.tail(h), SCALE)
 
 
+class PatchDiscriminator(nn.Module):
+    """A real/fake score per patch of a high-resolution image (each score sees about 46 px):
+    strided spectral-norm convolutions, as in pix2pix's PatchGAN."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c_out in (width, width * 2, width * 4):
+            layers += [spectral_norm(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+            c_in = c_out
+        layers.append(spectral_norm(nn.Conv2d(c_in, 1, 3, 1, 1)))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x * 2 - 1)
+
+
 @dataclass
 class UpscalerConfig:
     steps: int = 20_000
@@ -111,19 +134,33 @@ class UpscalerConfig:
     checkpoint_every: int = 500
     seed: int = 0
     threads: int = 1
+    adversarial: float = 0.0  # weight of the discriminator's loss next to L1; 0 = L1 only
+    lr_d: float = 2e-4
 
 
-def train(config: UpscalerConfig, run_dir: Path, resume: bool = False) -> Path:
-    torch.set_num_threads(config.threads)
+RECIPE = ("steps", "adversarial", "lr_d", "threads", "checkpoint_every")
+
+
+def train(
+    config: UpscalerConfig,
+    run_dir: Path,
+    resume: bool = False,
+    changes: tuple[str, ...] = ("steps",),
+) -> Path:
+    """Train (or resume: the saved settings, except the `changes` taken from `config`)."""
     path = run_dir / "checkpoint.pt"
     state = load_checkpoint(path) if resume else None
     if state is not None:
-        config = UpscalerConfig(**{**state["config"], "steps": config.steps})
+        changed = {name: getattr(config, name) for name in changes if name in RECIPE}
+        config = UpscalerConfig(**{**state["config"], **changed})
     elif path.exists():
         raise ImggenError(f"{run_dir} already holds a run: pass --resume")
+    torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     model = Upscaler(config.width, config.blocks)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    critic = PatchDiscriminator()
+    opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr_d, betas=(0.0, 0.9))
     rng = torch.Generator().manual_seed(config.seed)
     step = 0
     if state is not None:
@@ -131,6 +168,9 @@ def train(config: UpscalerConfig, run_dir: Path, resume: bool = False) -> Path:
         opt.load_state_dict(state["opt"])
         rng.set_state(state["rng"])
         step = int(state["step"])
+        if "discriminator" in state:  # runs from before the adversarial term lack it
+            critic.load_state_dict(state["discriminator"])
+            opt_d.load_state_dict(state["opt_d"])
     low, high = (torch.from_numpy(a) for a in load_pairs("train", config.train_images))
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -139,7 +179,18 @@ def train(config: UpscalerConfig, run_dir: Path, resume: bool = False) -> Path:
         x, y = low[idx].float() / 255, high[idx].float() / 255
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out = model(x)
-        loss = (out.float() - y).abs().mean()
+        l1 = (out.float() - y).abs().mean()
+        loss = l1
+        if config.adversarial:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                d_real, d_fake = critic(y).float(), critic(out.detach()).float()
+            loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                score = critic(out).float()
+            loss = l1 - config.adversarial * score.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -152,11 +203,13 @@ def train(config: UpscalerConfig, run_dir: Path, resume: bool = False) -> Path:
                     "model": model.state_dict(),
                     "opt": opt.state_dict(),
                     "rng": rng.get_state(),
+                    "discriminator": critic.state_dict(),
+                    "opt_d": opt_d.state_dict(),
                 },
                 path,
             )
             print(
-                f"step {step}: L1 {loss.item():.4f} ({time.perf_counter() - start:.0f} s)",
+                f"step {step}: L1 {l1.item():.4f} ({time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
     return path
@@ -186,31 +239,76 @@ def export(run_dir: Path, out: Path) -> None:
     )
     import onnx
 
+    from ..image_card import ImageCard, write_image_card
+    from ..image_model import ImageModel
+
     onnx.save(proto, str(out))
+    probed = ImageModel(out).spec  # the receptive field, measured
+    card = ImageCard(
+        receptive_field=probed.receptive_field,
+        description=f"x{SCALE} upscaler (bilinear + learned residual, L1) trained by imggen-rt "
+        "on Twemoji SVG renders: Twemoji graphics by Twitter, Inc and other contributors, "
+        "CC-BY 4.0",
+    )
+    write_image_card(out, out, card)
 
 
 def evaluate(model_path: Path, count: int | None = None) -> dict[str, Any]:
-    """PSNR on the held-out emoji (x2 from 64 px) for the model, Lanczos and bicubic."""
+    """PSNR and SSIM on held-out emoji renders (from 64 px inputs, at the model's scale) for
+    the model, Lanczos and bicubic; the model runs as `enhance` runs it (tiled, its card)."""
+    from skimage.metrics import structural_similarity
+
     from ..image_model import ImageModel
 
-    low, high = load_pairs("heldout", count, seed=1)
     model = ImageModel(model_path)
-    tiling = model.tile_spec(64, 0)
-    results: dict[str, list[float]] = {"model": [], "lanczos": [], "bicubic": []}
-    for lo, hi in zip(low, high, strict=True):
-        x = lo.astype(np.float32) / 255
-        ours = np.clip(model.run(x, tiling) * 255 + 0.5, 0, 255).astype(np.uint8)
-        results["model"].append(psnr(hi, ours, 255.0))
-        image = lo.transpose(1, 2, 0)
-        for name, interp in (("lanczos", cv2.INTER_LANCZOS4), ("bicubic", cv2.INTER_CUBIC)):
-            up = cv2.resize(image, (HIGH, HIGH), interpolation=interp).transpose(2, 0, 1)
-            results[name].append(psnr(hi, up, 255.0))
-    mean = {name: round(float(np.mean(v)), 3) for name, v in results.items()}
-    return {
-        "held_out_images": len(low),
-        "psnr_db": mean,
-        "gain_over_lanczos_db": round(mean["model"] - mean["lanczos"], 3),
+    spec = model.spec
+    if (spec.channels, spec.out_channels) != (3, 3):
+        raise ImggenError(f"{model_path.name}: the held-out set is RGB, the model is not")
+    low, high = load_pairs("heldout", count, seed=1, scale=spec.scale)
+    tiling = model.tile_spec(LOW)
+    side = LOW * spec.scale
+    in_low, in_high = spec.input_range
+    out_low, out_high = spec.output_range
+    scores: dict[str, dict[str, list[float]]] = {
+        name: {"psnr": [], "ssim": []} for name in ("model", "lanczos", "bicubic")
     }
+    for lo, hi in zip(low, high, strict=True):
+        x = lo.astype(np.float32) * np.float32((in_high - in_low) / 255) + np.float32(in_low)
+        y = (model.run(x, tiling) - out_low) * (255 / (out_high - out_low))
+        ours = np.clip(np.nan_to_num(y) + 0.5, 0, 255).astype(np.uint8)
+        image = lo.transpose(1, 2, 0)
+        made = {"model": ours}
+        for name, interp in (("lanczos", cv2.INTER_LANCZOS4), ("bicubic", cv2.INTER_CUBIC)):
+            made[name] = cv2.resize(image, (side, side), interpolation=interp).transpose(2, 0, 1)
+        for name, up in made.items():
+            scores[name]["psnr"].append(psnr(hi, up, 255.0))
+            scores[name]["ssim"].append(
+                structural_similarity(hi, up, channel_axis=0, data_range=255)
+            )
+    mean = {
+        name: {metric: round(float(np.mean(v)), 4) for metric, v in by_metric.items()}
+        for name, by_metric in scores.items()
+    }
+    return {
+        "model": model_path.name,
+        "scale": spec.scale,
+        "held_out_images": len(low),
+        "input_side": LOW,
+        "scores": mean,
+        "gain_over_lanczos_db": round(mean["model"]["psnr"] - mean["lanczos"]["psnr"], 3),
+    }
+
+
+def format_evaluation(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['model']}: x{report['scale']} on {report['held_out_images']} held-out emoji "
+        f"({report['input_side']} px renders, area-downscaled)",
+        f"{'':10} {'PSNR dB':>8} {'SSIM':>7}",
+    ]
+    for name, s in report["scores"].items():
+        lines.append(f"{name:10} {s['psnr']:8.2f} {s['ssim']:7.4f}")
+    lines.append(f"gain over Lanczos: {report['gain_over_lanczos_db']:+.2f} dB")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -221,6 +319,12 @@ def main() -> None:
     t.add_argument("--steps", type=int, default=20_000)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--resume", action="store_true")
+    t.add_argument(
+        "--adversarial",
+        type=float,
+        default=None,
+        help="weight of the patch discriminator's loss next to L1 (e.g. 0.005; default 0)",
+    )
     e = verbs.add_parser("export")
     e.add_argument("run", type=Path)
     e.add_argument("-o", "--out", type=Path, required=True)
@@ -229,11 +333,16 @@ def main() -> None:
     v.add_argument("-n", type=int, default=None)
     args = p.parse_args()
     if args.verb == "train":
-        train(UpscalerConfig(steps=args.steps, threads=args.threads), args.out, args.resume)
+        config = UpscalerConfig(steps=args.steps, threads=args.threads)
+        changes: tuple[str, ...] = ("steps", "threads")
+        if args.adversarial is not None:
+            config.adversarial = args.adversarial
+            changes += ("adversarial",)
+        train(config, args.out, args.resume, changes)
     elif args.verb == "export":
         export(args.run, args.out)
     else:
-        print(evaluate(args.model, args.n))
+        print(format_evaluation(evaluate(args.model, args.n)))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import numpy as np
 
 from .card import MAX_SIDE
 from .errors import ImggenError, first_line
+from .image_card import ImageCard, always_global, global_op, measure_locality
+from .onnx_graph import load_model, metadata
 from .tiling import TileModel, TileSpec, run_tiled
 
 if TYPE_CHECKING:
@@ -54,6 +56,9 @@ def first_use_builds(
 MAX_SCALE = 16  # past this a "scale factor" is a graph that makes fixed-size output
 PROBE_SIDE = 48  # probe sizes: 48 + a multiple, and that plus the multiple
 MULTIPLES = (1, 2, 4, 8, 16, 32, 64)
+LOCALITY_SIDE = 160  # the receptive-field probe's side: reaches up to 80 px are measured
+DEFAULT_OVERLAP = 16  # where a card says the receptive field is unknown
+WHOLE_FRAME_PIXELS = 4096 * 4096  # a non-tileable model's largest frame
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,13 @@ class ImageModelSpec:
     static_batch: int | None  # and one with a fixed batch axis only this many tiles a call
     input_range: tuple[float, float] = (0.0, 1.0)
     output_range: tuple[float, float] = (0.0, 1.0)
+    receptive_field: int | None = None  # context per side an output pixel needs; None: unknown
+    not_tileable: str = ""  # why the model must see whole frames; "" = tileable
+    card: ImageCard | None = None  # what `imggen-rt import` stored, when it did
+
+    @property
+    def default_overlap(self) -> int:
+        return DEFAULT_OVERLAP if self.receptive_field is None else self.receptive_field
 
 
 class ImageModel:
@@ -76,8 +88,8 @@ class ImageModel:
     def __init__(
         self,
         path: str | Path,
-        input_range: tuple[float, float] = (0.0, 1.0),
-        output_range: tuple[float, float] = (0.0, 1.0),
+        input_range: tuple[float, float] | None = None,
+        output_range: tuple[float, float] | None = None,
         threads: int | None = None,
         engine: str = "onnxruntime",
         build: Callable[[str], None] | None = None,
@@ -107,11 +119,19 @@ class ImageModel:
             raise ImggenError(
                 f"{self.path.name} is not a model ONNX Runtime can run: {first_line(e)}"
             ) from None
-        self.spec = self._probe(input_range, output_range)
+        graph = load_model(self.path, load_weights=False)
+        card = ImageCard.from_metadata(metadata(graph), self.path.name)
+        ops = {node.op_type for node in graph.graph.node}
+        del graph
+        base = card or ImageCard()
+        ranges = replace(
+            base,
+            input_range=input_range or base.input_range,
+            output_range=output_range or base.output_range,
+        )
+        self.spec = self._probe(ranges, card, ops)
 
-    def _probe(
-        self, input_range: tuple[float, float], output_range: tuple[float, float]
-    ) -> ImageModelSpec:
+    def _probe(self, ranges: ImageCard, card: ImageCard | None, ops: set[str]) -> ImageModelSpec:
         name = self.path.name
         inputs = self.session.get_inputs()
         images = [i for i in inputs if len(i.shape) == 4]
@@ -145,10 +165,7 @@ class ImageModel:
         else:
             multiple, scale = self._multiple_and_scale(channels)
             out = self._run_probe(channels, PROBE_SIDE + multiple)
-        for low, high in (input_range, output_range):
-            if not (np.isfinite(low) and np.isfinite(high) and low < high):
-                raise ImggenError(f"a value range must be finite with low < high, got {low}:{high}")
-        return ImageModelSpec(
+        spec = ImageModelSpec(
             image.name,
             self._output,
             channels,
@@ -157,9 +174,41 @@ class ImageModel:
             multiple,
             static,
             self._static_batch,
-            input_range,
-            output_range,
+            ranges.input_range,
+            ranges.output_range,
         )
+        if card is not None:  # measured (or stated) at import
+            return replace(
+                spec,
+                receptive_field=card.receptive_field,
+                not_tileable=card.not_tileable,
+                card=card,
+            )
+        return self._with_locality(spec, ops)
+
+    def _with_locality(self, spec: ImageModelSpec, ops: set[str]) -> ImageModelSpec:
+        """The receptive field and tileability, measured (see image_card)."""
+        if spec.static_side is not None:
+            side = spec.static_side
+        else:
+            side = -(-LOCALITY_SIDE // spec.multiple) * spec.multiple
+        local = measure_locality(
+            self.infer,
+            spec.channels,
+            side,
+            spec.multiple,
+            spec.scale,
+            spec.input_range,
+            spec.output_range,
+        )
+        whole = always_global(ops)
+        if whole is None and local.reaches_edge:
+            whole = global_op(ops) or (
+                f"a change at one pixel reaches past {side // 2} px (the edge of the probe)"
+            )
+        if whole is not None:
+            return replace(spec, not_tileable=f"{whole} mixes the whole frame")
+        return replace(spec, receptive_field=local.receptive_field)
 
     def _run_probe(self, channels: int, side: int) -> np.ndarray:
         x = np.zeros((self._static_batch or 1, channels, side, side), np.float32)
@@ -218,21 +267,49 @@ class ImageModel:
             ) from None
         return np.asarray(out, np.float32)
 
-    def tile_spec(self, tile: int, overlap: int, blend: str = "crop", batch: int = 4) -> TileSpec:
+    def tile_spec(
+        self, tile: int, overlap: int | None = None, blend: str = "crop", batch: int = 4
+    ) -> TileSpec:
         """The tiling this model runs with: a static graph's own side, else `tile` (rounded up
-        to the model's multiple)."""
+        to the model's multiple); overlap None: the model's receptive field."""
         spec = self.spec
         side = spec.static_side or -(-tile // spec.multiple) * spec.multiple
         static = spec.static_side is not None
+        if overlap is None:
+            # a model that is not tiled needs no overlap (it runs whole frames)
+            overlap = 0 if spec.not_tileable else spec.default_overlap
+            if side <= 2 * overlap:
+                raise ImggenError(
+                    f"{self.path.name} needs {overlap} px of context per tile side (its "
+                    f"receptive field): use --tile {2 * overlap + 64} or more, or set --overlap"
+                )
         return TileSpec(side, overlap, spec.scale, spec.multiple, blend, batch, static)
 
     def run(self, frame: np.ndarray, tiling: TileSpec) -> np.ndarray:
         """(C, H, W) float32 in the input range -> (C', H * s, W * s) in the output range."""
         _, h, w = frame.shape
+        if self.spec.not_tileable:
+            return run_tiled(frame, self.infer, self._whole_frame(h, w, tiling))
         engine = self._engine_for(tiling) if min(h, w) >= tiling.tile else None
         if engine is None:
             return run_tiled(frame, self.infer, tiling)
         return run_tiled(frame, engine, replace(tiling, static=True))
+
+    def _whole_frame(self, h: int, w: int, tiling: TileSpec) -> TileSpec:
+        """A model that must not be tiled runs each frame as one tile, up to a size."""
+        spec = self.spec
+        why = f"{self.path.name} is not tileable: {spec.not_tileable}"
+        if spec.static_side is not None:
+            if (h, w) != (spec.static_side, spec.static_side):
+                raise ImggenError(f"{why}; it takes {spec.static_side} px frames only")
+            return tiling
+        if h * w > WHOLE_FRAME_PIXELS:
+            raise ImggenError(
+                f"{why}; frames up to {WHOLE_FRAME_PIXELS // 1_000_000} Mpx run whole, this "
+                f"one is {w}x{h}"
+            )
+        side = -(-max(h, w) // spec.multiple) * spec.multiple
+        return replace(tiling, tile=side, overlap=0, static=False, batch=1)
 
     def _engine_for(self, tiling: TileSpec) -> TileModel | None:
         key = (tiling.tile, tiling.batch)
@@ -242,7 +319,8 @@ class ImageModel:
         return None if engine is None else engine.infer
 
     def _load_engine(self, tiling: TileSpec) -> OpenVinoImageEngine | None:
-        if self.engine == "onnxruntime" or self.spec.static_side is not None:
+        probed = self.spec
+        if self.engine == "onnxruntime" or probed.static_side is not None or probed.not_tileable:
             return None
         from .backends.platform import cpu_supports
         from .engines.image_engine import ImageEngineSpec, OpenVinoImageEngine, build_image_engine
@@ -289,4 +367,8 @@ class ImageModel:
             "channels": [s.channels, s.out_channels],
             "input_range": list(s.input_range),
             "output_range": list(s.output_range),
+            "receptive_field": s.receptive_field,
+            "tileable": not s.not_tileable,
+            "not_tileable": s.not_tileable or None,
+            "card": s.card is not None,
         }

@@ -88,9 +88,16 @@ def make_tiny_generator(
     return TinyGenerator(path, card, weight, bias, embedding)
 
 
-def upscaler(path: Path, static: int | None = None, pool: int = 1, fixed_out: bool = False) -> Path:
+def upscaler(
+    path: Path,
+    static: int | None = None,
+    pool: int = 1,
+    fixed_out: bool = False,
+    instance_norm: bool = False,
+) -> Path:
     """x2: Conv 3x3 (3 -> 12), DepthToSpace(2), Sigmoid; `pool` > 1 puts an average pool and a
-    nearest upsample of that factor in front (the model then needs that spatial multiple)."""
+    nearest upsample of that factor in front (the model then needs that spatial multiple);
+    `instance_norm` normalises the convolution's output over the frame (not tileable)."""
     side = static if static is not None else "h"
     x = helper.make_tensor_value_info(
         "image", TensorProto.FLOAT, [1 if static else "n", 3, side, side]
@@ -110,9 +117,15 @@ def upscaler(path: Path, static: int | None = None, pool: int = 1, fixed_out: bo
             helper.make_node("Resize", ["pooled", "", "scales"], ["unpooled"], mode="nearest"),
         ]
         src = "unpooled"
+    nodes.append(helper.make_node("Conv", [src, "w"], ["c"], pads=[1, 1, 1, 1]))
+    if instance_norm:
+        inits += [
+            numpy_helper.from_array(np.ones(12, np.float32), "gain"),
+            numpy_helper.from_array(np.zeros(12, np.float32), "shift"),
+        ]
+        nodes.append(helper.make_node("InstanceNormalization", ["c", "gain", "shift"], ["cn"]))
     nodes += [
-        helper.make_node("Conv", [src, "w"], ["c"], pads=[1, 1, 1, 1]),
-        helper.make_node("DepthToSpace", ["c"], ["d"], blocksize=2),
+        helper.make_node("DepthToSpace", ["cn" if instance_norm else "c"], ["d"], blocksize=2),
         helper.make_node("Sigmoid", ["d"], ["out" if not fixed_out else "s"]),
     ]
     if fixed_out:

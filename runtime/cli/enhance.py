@@ -28,8 +28,11 @@ def add_parser(verbs: Any) -> None:
         "upscaler, a restorer) in tiles, writing results under the same names into -o DIR at "
         "the model's scale. The scale, the spatial multiple and a static tile size are probed "
         "from the graph; 8- and 16-bit grey, RGB and RGBA files keep their bit depth, and "
-        "alpha is resized to match. With --overlap at least the model's receptive field, "
-        "tiles join without seams (equal to a whole-frame run for convolutional models).",
+        "alpha is resized to match. The overlap defaults to the model's receptive field (from "
+        "its card, else measured at load), so tiles join without seams: for convolutional "
+        "models equal to a whole-frame run. Models that mix the whole frame (InstanceNorm, "
+        "global pooling) run whole frames. `imggen-rt import` stores what the graph cannot say "
+        "(value ranges, receptive field) in a card.",
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="image files or folders")
     p.add_argument(
@@ -41,17 +44,20 @@ def add_parser(verbs: Any) -> None:
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     p.add_argument("--tile", type=positive_int, default=256, help="tile side in input pixels")
     p.add_argument(
-        "--overlap", type=int, default=16, help="context pixels per tile side (default 16)"
+        "--overlap",
+        type=int,
+        default=None,
+        help="context pixels per tile side (default: the model's receptive field)",
     )
     p.add_argument("--blend", choices=BLENDS, default="crop", help="how overlaps join")
     p.add_argument("--batch-size", type=positive_int, default=4, help="tiles per model call")
     p.add_argument(
-        "--input-range", type=value_range, default=(0.0, 1.0), metavar="LOW:HIGH",
-        help="the values the model takes (default 0:1)",
+        "--input-range", type=value_range, default=None, metavar="LOW:HIGH",
+        help="the values the model takes (default: its card's, else 0:1)",
     )  # fmt: skip
     p.add_argument(
-        "--output-range", type=value_range, default=(0.0, 1.0), metavar="LOW:HIGH",
-        help="the values the model makes (default 0:1)",
+        "--output-range", type=value_range, default=None, metavar="LOW:HIGH",
+        help="the values the model makes (default: its card's, else 0:1)",
     )  # fmt: skip
     p.add_argument(
         "--engine",

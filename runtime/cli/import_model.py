@@ -17,9 +17,31 @@ def add_parser(verbs: Any) -> None:
         "layout and value range by running fixed seeds on ONNX Runtime), print it with the "
         "evidence for each decision, and write a copy with the card (the input is never "
         "changed). Where the evidence is silent or contradictory, the error names the flag "
-        "that settles it; flags always win over inference.",
+        "that settles it; flags always win over inference. An image-to-image model (one NCHW "
+        "image input: an upscaler, a restorer) gets an image card instead: its scale, "
+        "spatial multiple, receptive field and tileability measured, its value ranges from "
+        "the flags below (0:1 unless given).",
     )
     add_contract_arguments(p)
+    image = p.add_argument_group("image-to-image models")
+    image.add_argument(
+        "--input-range",
+        metavar="LOW:HIGH",
+        help="the values the model takes (default 0:1, the Real-ESRGAN convention; a negative "
+        "low end needs '=': --input-range=-1:1)",
+    )
+    image.add_argument(
+        "--receptive-field",
+        type=int,
+        metavar="PX",
+        help="context pixels per side each output pixel needs (default: measured); stating "
+        "it also declares the model tileable",
+    )
+    image.add_argument(
+        "--not-tileable",
+        metavar="REASON",
+        help="the model must see whole frames (e.g. 'global colour statistics')",
+    )
     p.add_argument("model", type=Path, help="the generator ONNX to import")
     p.add_argument("-o", "--out", type=Path, required=True, help="the copy to write, with card")
     p.add_argument("--description", default="", help="free text for the model card")
@@ -62,7 +84,8 @@ def add_contract_arguments(p: Any) -> None:
         "--output-range",
         default="auto",
         metavar="auto|-1:1|0:1|0:255|LOW:HIGH",
-        help="the output's value range (auto: probed)",
+        help="the output's value range (auto: probed for generators, 0:1 for image models; a "
+        "negative low end needs '=': --output-range=-1:1)",
     )
 
 
@@ -92,7 +115,12 @@ def options_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..image_card import is_image_model
     from ..importer import describe, import_model
+    from ..onnx_graph import graph_io, load_model
+
+    if is_image_model(graph_io(load_model(args.model, load_weights=False))[0]):
+        return _import_image_model(args)
 
     inferred = import_model(args.model, args.out, options_from_args(args))
     if args.json:
@@ -101,4 +129,69 @@ def run(args: argparse.Namespace) -> int:
     for line in describe(inferred):
         print(line)
     print(f"wrote {args.out} (card version 2)")
+    return 0
+
+
+def _import_image_model(args: argparse.Namespace) -> int:
+    from dataclasses import asdict, replace
+
+    from ..errors import ImggenError
+    from ..image_card import ImageCard, write_image_card
+    from ..image_model import ImageModel
+    from .enhance import value_range
+
+    def given_range(text: str | None, flag: str) -> tuple[float, float] | None:
+        if text is None or text == "auto":
+            return None
+        try:
+            return value_range(text)
+        except argparse.ArgumentTypeError as e:
+            raise ImggenError(f"{flag}: {e}") from None
+
+    if args.receptive_field is not None and args.not_tileable:
+        raise ImggenError("--receptive-field declares the model tileable: drop --not-tileable")
+    ranges = (
+        given_range(args.input_range, "--input-range"),
+        given_range(args.output_range, "--output-range"),
+    )
+    model = ImageModel(args.model, *ranges)
+    s = model.spec
+    card = replace(
+        s.card or ImageCard(),
+        input_range=s.input_range,
+        output_range=s.output_range,
+        receptive_field=s.receptive_field,
+        not_tileable=s.not_tileable,
+        description=args.description or (s.card.description if s.card else ""),
+    )
+    if args.receptive_field is not None:
+        card = replace(card, receptive_field=args.receptive_field, not_tileable="")
+    if args.not_tileable:
+        card = replace(card, not_tileable=args.not_tileable)
+    card = ImageCard(**asdict(card))  # checks the stated values
+    write_image_card(args.model, args.out, card)
+    if args.json:
+        print(json.dumps({**model.describe(), "card": asdict(card)}, indent=2))
+        return 0
+    measured = "stated" if args.receptive_field is not None else "measured"
+    reach = "unknown" if card.receptive_field is None else f"{card.receptive_field} px"
+    print(
+        f"image-to-image model: x{s.scale}, {s.channels} -> {s.out_channels} channels, "
+        f"input sides a multiple of {s.multiple}"
+        + (f", static {s.static_side} px tiles" if s.static_side else "")
+    )
+    print(
+        f"receptive field: {reach} ({measured}); "
+        + (f"not tileable: {card.not_tileable}" if card.not_tileable else "tileable")
+    )
+    for name, (low, high) in (("input", card.input_range), ("output", card.output_range)):
+        print(
+            f"{name} range: {low:g}:{high:g}"
+            + (
+                " (assumed: set it if the model differs)"
+                if ranges[name == "output"] is None
+                else ""
+            )
+        )
+    print(f"wrote {args.out} (image-model card)")
     return 0

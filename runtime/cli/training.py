@@ -232,25 +232,45 @@ class _EvalVerb:
     def add_parser(verbs: Any) -> None:
         p = verbs.add_parser(
             "eval",
-            help="quality of a generator ONNX: Fréchet distance and class consistency",
-            description="Fréchet distance in the features of the project's classifier for the "
-            "model's training set (Fashion-MNIST, or the RGBA emoji; from the card) between N "
-            "generated images and the real held-out images, beside the real train-vs-held-out "
-            "floor and an untrained generator's score; for conditional models, how often the "
-            "classifier agrees with the class asked.",
+            help="quality of a model: a generator's Fréchet distance and class consistency, an "
+            "upscaler's PSNR/SSIM against Lanczos and bicubic",
+            description="Generators: Fréchet distance in the features of the project's "
+            "classifier for the model's training set (Fashion-MNIST, or the RGBA emoji; from "
+            "the card) between N generated images and the real held-out images, beside the real "
+            "train-vs-held-out floor and an untrained generator's score; for conditional "
+            "models, how often the classifier agrees with the class asked. Image-to-image "
+            "models (upscalers): PSNR and SSIM on N held-out Twemoji renders (64 px inputs, "
+            "area-downscaled from SVG renders at the model's scale) beside Lanczos and bicubic.",
         )
         p.add_argument(
             "model", nargs="?", help="generator ONNX or bundled name (default: the default)"
         )
-        p.add_argument("-n", type=positive_int, default=10_000, help="images to generate")
+        p.add_argument(
+            "-n",
+            type=positive_int,
+            default=None,
+            help="images to generate (default 10000), or held-out images (default: all 385)",
+        )
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.set_defaults(run=_EvalVerb.run)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
+        from ..bundled import DEFAULT_MODEL, resolve_model
+        from ..image_card import is_image_model
+        from ..onnx_graph import graph_io, load_model
+
+        path = resolve_model(args.model or DEFAULT_MODEL)
+        if is_image_model(graph_io(load_model(path, load_weights=False))[0]):
+            from ..export.upscaler import evaluate as evaluate_upscaler
+            from ..export.upscaler import format_evaluation
+
+            report = evaluate_upscaler(path, args.n)
+            print(json.dumps(report, indent=2) if args.json else format_evaluation(report))
+            return 0
         from ..export.quality import evaluate, format_report
 
-        report = evaluate(args.model, n=args.n)
+        report = evaluate(args.model, n=args.n or 10_000)
         print(json.dumps(report, indent=2) if args.json else format_report(report))
         return 0
 

@@ -35,7 +35,7 @@ def loaded_model(path: Path) -> ImageModel:
 class ModelOp:
     path: Path
     tile: int = 256
-    overlap: int = 16
+    overlap: int | None = None  # None: the model's receptive field
     region: Region = field(default="all", kw_only=True)
 
     def __post_init__(self) -> None:

@@ -210,7 +210,8 @@ def _model(args: list[Any], kwargs: dict[str, Any], base: Path | None, region: A
     if path is None or not str(path).strip() or not str(path).isprintable():
         raise ImggenError("model needs an image-to-image ONNX path: model=PATH[:TILE[:OVERLAP]]")
     tile = _int(kwargs.pop("tile", args[1] if len(args) > 1 else 256), "model tile")
-    overlap = _int(kwargs.pop("overlap", args[2] if len(args) > 2 else 16), "model overlap")
+    given = kwargs.pop("overlap", args[2] if len(args) > 2 else None)
+    overlap = None if given is None else _int(given, "model overlap")
     if len(args) > 3:
         raise ImggenError("model takes model=PATH[:TILE[:OVERLAP]]")
     bundled = BUNDLED.get(str(path))

@@ -70,6 +70,75 @@ def test_probes_the_multiple_and_a_static_tile(tmp_path: Path) -> None:
     assert static.run(frame, static.tile_spec(256, 4)).shape == (3, 26, 18)
 
 
+def test_receptive_field_is_measured_and_the_default_overlap(tmp_path: Path) -> None:
+    model = ImageModel(upscaler(tmp_path / "up.onnx"))
+    assert model.spec.receptive_field == 1 and model.spec.not_tileable == ""  # one 3x3 conv
+    tiling = model.tile_spec(16)
+    assert tiling.overlap == 1
+    frame = RNG.uniform(0, 1, (3, 45, 37)).astype(np.float32)
+    whole = model.run(frame, model.tile_spec(64, 0))
+    np.testing.assert_array_equal(model.run(frame, tiling), whole)  # bit for bit
+    pooled = ImageModel(upscaler(tmp_path / "p4.onnx", pool=4))
+    assert pooled.spec.receptive_field == 4  # the 3x3 conv's 1 px, over 4 px pooling cells
+    tiled = pooled.run(frame, pooled.tile_spec(32))
+    np.testing.assert_array_equal(tiled, pooled.run(frame, pooled.tile_spec(64, 0)))
+
+
+def test_a_model_that_mixes_the_frame_runs_whole_or_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import imggen_rt.image_model as image_model
+
+    path = upscaler(tmp_path / "norm.onnx", instance_norm=True)
+    model = ImageModel(path)
+    assert "InstanceNorm" in model.spec.not_tileable
+    frame = RNG.uniform(0, 1, (3, 40, 30)).astype(np.float32)
+    ran = model.run(frame, model.tile_spec(16))  # one whole-frame call, not 16 px tiles
+    np.testing.assert_array_equal(ran, model.infer(frame[None])[0])
+    monkeypatch.setattr(image_model, "WHOLE_FRAME_PIXELS", 1000)
+    with pytest.raises(ImggenError, match=r"not tileable: InstanceNorm.*this one is 30x40"):
+        model.run(frame, model.tile_spec(16))
+    src = write(tmp_path / "a.png", RNG.integers(0, 256, (40, 30, 3), dtype=np.uint8))
+    assert main(["enhance", str(src), "-m", str(path), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "not tileable" in err and len(err.strip().splitlines()) == 1
+
+
+def test_import_writes_an_image_card_the_runtime_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = upscaler(tmp_path / "up.onnx")
+    carded = tmp_path / "carded.onnx"
+    assert main(["import", str(source), "-o", str(carded), "--input-range=-1:1",
+                 "--output-range", "0:255", "--description", "test x2"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "x2" in out and "receptive field: 1 px (measured)" in out and "tileable" in out
+    spec = ImageModel(carded).spec
+    assert spec.card is not None and spec.card.description == "test x2"
+    assert (spec.input_range, spec.output_range) == ((-1.0, 1.0), (0.0, 255.0))
+    assert ImageModel(carded, input_range=(0.0, 1.0)).spec.input_range == (0.0, 1.0)  # flag wins
+    wide = tmp_path / "wide.onnx"
+    assert main(["import", str(carded), "-o", str(wide), "--receptive-field", "40"]) == 0
+    assert ImageModel(wide).tile_spec(128).overlap == 40
+    assert ImageModel(wide).spec.output_range == (0.0, 255.0)  # the card's, kept
+    whole = tmp_path / "whole.onnx"
+    assert main(["import", str(source), "-o", str(whole), "--not-tileable", "colour stats"]) == 0
+    assert ImageModel(whole).spec.not_tileable == "colour stats"
+    capsys.readouterr()
+    assert main(["import", str(source), "-o", str(whole), "--receptive-field", "4",
+                 "--not-tileable", "x"]) == 2  # fmt: skip
+    assert "declares the model tileable" in capsys.readouterr().err
+    import onnx
+
+    damaged = onnx.load(str(carded))
+    for entry in damaged.metadata_props:
+        if entry.key == "imggen.image.input_range":
+            entry.value = "[1, 0"
+    onnx.save(damaged, str(tmp_path / "damaged.onnx"))
+    with pytest.raises(ImggenError, match="image-model card is damaged"):
+        ImageModel(tmp_path / "damaged.onnx")
+
+
 def test_what_cannot_be_run_is_one_line(
     tmp_path: Path, tiny_rgb: TinyGenerator, capsys: pytest.CaptureFixture[str]
 ) -> None:

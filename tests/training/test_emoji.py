@@ -219,9 +219,28 @@ def test_upscaler_trains_resumes_exports_and_evaluates(tmp_path: Path) -> None:
     export(straight, onnx_path)
     model = ImageModel(onnx_path)
     assert (model.spec.scale, model.spec.channels) == (2, 3)
+    card = model.spec.card  # the export writes the image card, receptive field measured
+    assert card is not None and "CC-BY 4.0" in card.description
+    assert card.receptive_field == model.spec.receptive_field and 3 <= card.receptive_field < 20
     report = evaluate(onnx_path, count=4)
-    assert report["held_out_images"] == 4 and set(report["psnr_db"]) == {
+    assert report["held_out_images"] == 4 and set(report["scores"]) == {
         "model",
         "lanczos",
         "bicubic",
     }
+    for scores in report["scores"].values():
+        assert 10 < scores["psnr"] < 60 and 0 < scores["ssim"] <= 1
+    # the adversarial fine-tune: switched on at resume, the critic saved and resumed exactly
+    adversarial = UpscalerConfig(**{**config.__dict__, "steps": 4, "adversarial": 0.01})
+    train(adversarial, straight, resume=True, changes=("steps", "adversarial"))
+    train(
+        UpscalerConfig(**{**adversarial.__dict__, "steps": 3}),
+        resumed,
+        True,
+        ("steps", "adversarial"),
+    )
+    train(adversarial, resumed, resume=True)
+    a, b = load_checkpoint(straight / "checkpoint.pt"), load_checkpoint(resumed / "checkpoint.pt")
+    assert a["config"]["adversarial"] == 0.01 and a["step"] == 4
+    for key in ("model", "discriminator"):
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
