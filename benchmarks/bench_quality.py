@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from imggen_rt.bundled import DEFAULT_MODEL, resolve_model
 from imggen_rt.export.quality import evaluate, format_report
 
@@ -47,6 +49,7 @@ def train_speed(architecture: dict[str, Any], data: str, rounds: int = 6) -> dic
             minibatch_std=architecture.get("minibatch_std", False),
             augment="color,translation,cutout",
             diversity=1.0,
+            aux_class=1.0 if architecture.get("aux_classifier") else 0.0,
             bf16=bf16,
         )
         trainers[name] = Trainer(config, images, Path(tempfile.mkdtemp()))
@@ -66,6 +69,24 @@ def train_speed(architecture: dict[str, Any], data: str, rounds: int = 6) -> dic
         "torch_threads": torch.get_num_threads(),
         "rounds": rounds,
     }
+
+
+def class_sheet(model: Path, picture: Path, per_class: int = 12) -> None:
+    """One row per class of `per_class` seeds, composited on light grey (RGBA models)."""
+    import cv2
+
+    import imggen_rt
+    from imggen_rt.grid import composite, contact_sheet
+
+    with imggen_rt.load(model, backend="ort") as gen:
+        names = gen.card.class_names
+        rows = [gen.generate(seeds=range(per_class), classes=[name] * per_class) for name in names]
+    frames = np.concatenate(rows)
+    if frames.shape[3] == 4:
+        frames = composite(frames, "light")
+    sheet = contact_sheet(frames, columns=per_class)
+    code = cv2.COLOR_GRAY2BGR if sheet.ndim == 2 or sheet.shape[2] == 1 else cv2.COLOR_RGB2BGR
+    cv2.imwrite(str(picture), cv2.cvtColor(sheet, code))
 
 
 def markdown(report: dict[str, Any], command: str) -> str:
@@ -125,7 +146,11 @@ def main() -> None:
     (args.out_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     command = f"python benchmarks/bench_quality.py -m {name} -n {args.n}"
     command += " --train-speed" if args.train_speed else ""
-    (args.out_dir / f"{stem}.md").write_text(markdown(report, command))
+    md = markdown(report, command)
+    if report.get("class_consistency") is not None:
+        class_sheet(resolve_model(name), args.out_dir / f"{stem}_classes.png")
+        md += f"\nOne row per class, seeds 0-11: [{stem}_classes.png]({stem}_classes.png)\n"
+    (args.out_dir / f"{stem}.md").write_text(md)
     print(format_report(report))
 
 

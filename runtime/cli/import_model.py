@@ -27,8 +27,7 @@ def add_parser(verbs: Any) -> None:
     image.add_argument(
         "--input-range",
         metavar="LOW:HIGH",
-        help="the values the model takes (default 0:1, the Real-ESRGAN convention; a negative "
-        "low end needs '=': --input-range=-1:1)",
+        help="the values the model takes (default 0:1, the Real-ESRGAN convention)",
     )
     image.add_argument(
         "--receptive-field",
@@ -84,8 +83,7 @@ def add_contract_arguments(p: Any) -> None:
         "--output-range",
         default="auto",
         metavar="auto|-1:1|0:1|0:255|LOW:HIGH",
-        help="the output's value range (auto: probed for generators, 0:1 for image models; a "
-        "negative low end needs '=': --output-range=-1:1)",
+        help="the output's value range (auto: probed for generators, 0:1 for image models)",
     )
 
 

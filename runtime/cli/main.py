@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Options whose values may start with '-' (a range such as -1:1), which argparse would take for
 # an option of its own: `--output-range -1:1` is read as `--output-range=-1:1`.
-DASHED_VALUES = ("--output-range",)
+DASHED_VALUES = ("--output-range", "--input-range")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

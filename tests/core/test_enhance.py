@@ -109,7 +109,7 @@ def test_import_writes_an_image_card_the_runtime_reads(
 ) -> None:
     source = upscaler(tmp_path / "up.onnx")
     carded = tmp_path / "carded.onnx"
-    assert main(["import", str(source), "-o", str(carded), "--input-range=-1:1",
+    assert main(["import", str(source), "-o", str(carded), "--input-range", "-1:1",
                  "--output-range", "0:255", "--description", "test x2"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "x2" in out and "receptive field: 1 px (measured)" in out and "tileable" in out
