@@ -3,7 +3,8 @@
 What the graph cannot say about an upscaler or restorer -- the value ranges it takes and
 makes, how much context each output pixel needs (its receptive field, the tiler's default
 overlap), whether it may be tiled at all -- is stored in the ONNX's metadata_props under
-`imggen.image.*` by `imggen-rt import`. Without a card the runtime measures it at load
+`imggen_image.*` (apart from a generator card's `imggen.*`) by `imggen-rt import`. Without a
+card the runtime measures it at load
 (`measure_locality`): a block at the centre of a probe image is inverted and the reach of
 the change in the output is the receptive field; a model whose change reaches the probe's
 edges (global pooling, InstanceNorm, attention) is not tileable, and a graph op known to mix
@@ -23,7 +24,7 @@ import numpy as np
 from .card import TensorInfo
 from .errors import ImggenError
 
-PREFIX = "imggen.image."
+PREFIX = "imggen_image."
 # Ops whose output at a pixel depends on the whole frame, however little one pixel moves it
 # (a probe could miss that: one block barely moves a frame's mean).
 ALWAYS_GLOBAL = {

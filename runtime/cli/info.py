@@ -64,10 +64,34 @@ def describe_model(path: Path, options: Any = None) -> dict[str, Any]:
     }
 
 
+def describe_image_model(path: Path) -> dict[str, Any]:
+    """What `info` shows for an image-to-image model: what the runtime probed or its card
+    states, and the graph's size."""
+    from ..image_model import ImageModel
+    from ..onnx_graph import load_model
+
+    image_model = ImageModel(path)
+    described = image_model.describe()
+    described.pop("engines")  # none loaded: info runs nothing
+    card = image_model.spec.card
+    return {
+        "path": str(path),
+        "kind": "image-to-image",
+        **described,
+        "description": card.description if card else "",
+        "parameters": sum(math.prod(t.dims) for t in load_model(path).graph.initializer),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from ..bundled import resolve_model
+    from ..image_card import is_image_model
+    from ..onnx_graph import graph_io, load_model
 
-    info = describe_model(resolve_model(args.model), options_from_args(args))
+    path = resolve_model(args.model)
+    if is_image_model(graph_io(load_model(path, load_weights=False))[0]):
+        return _show_image_model(describe_image_model(path), args.json)
+    info = describe_model(path, options_from_args(args))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -119,3 +143,40 @@ def _role(spec: dict[str, Any]) -> str:
 def _tensor(t: dict[str, Any]) -> str:
     dims = ", ".join("?" if d is None else str(d) for d in t["shape"])
     return f"{t['dtype']} ({dims})"
+
+
+def _show_image_model(info: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{Path(info['path']).name} (image-to-image)", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    reach = info["receptive_field"]
+    rows = [
+        ("scale", f"x{info['scale']}"),
+        ("channels", " -> ".join(map(str, info["channels"]))),
+        (
+            "input sides",
+            f"a multiple of {info['multiple']}"
+            + (f", static {info['static_tile']} px" if info["static_tile"] else ""),
+        ),
+        (
+            "value ranges",
+            "in {0[0]:g}:{0[1]:g}, out {1[0]:g}:{1[1]:g}".format(
+                info["input_range"], info["output_range"]
+            ),
+        ),
+        ("receptive field", "unknown" if reach is None else f"{reach} px"),
+        ("tileable", "yes" if info["tileable"] else f"no: {info['not_tileable']}"),
+        ("card", "yes" if info["card"] else "no (probed at load: `imggen-rt import` stores it)"),
+        ("description", info["description"] or "-"),
+        ("parameters", f"{info['parameters'] / 1e6:.3f} M"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+    return 0

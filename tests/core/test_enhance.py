@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -115,6 +116,9 @@ def test_import_writes_an_image_card_the_runtime_reads(
     assert "x2" in out and "receptive field: 1 px (measured)" in out and "tileable" in out
     spec = ImageModel(carded).spec
     assert spec.card is not None and spec.card.description == "test x2"
+    assert main(["info", str(carded), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"] == "image-to-image" and info["receptive_field"] == 1 and info["card"]
     assert (spec.input_range, spec.output_range) == ((-1.0, 1.0), (0.0, 255.0))
     assert ImageModel(carded, input_range=(0.0, 1.0)).spec.input_range == (0.0, 1.0)  # flag wins
     wide = tmp_path / "wide.onnx"
@@ -132,7 +136,7 @@ def test_import_writes_an_image_card_the_runtime_reads(
 
     damaged = onnx.load(str(carded))
     for entry in damaged.metadata_props:
-        if entry.key == "imggen.image.input_range":
+        if entry.key == "imggen_image.input_range":
             entry.value = "[1, 0"
     onnx.save(damaged, str(tmp_path / "damaged.onnx"))
     with pytest.raises(ImggenError, match="image-model card is damaged"):
