@@ -49,8 +49,16 @@ BUNDLED = {
         ),
     )
 }
-DEFAULT_MODEL = "fashion32"
+DEFAULT_MODEL = "fashion32"  # generate/video/load without -m
+FACE_MODEL = "emoji64"  # the page's default: served first by `serve` without -m
 DEFAULT_IMAGE_MODEL = "upscaler"
+
+
+def served_by_default() -> list[Path]:
+    """What `serve` serves without -m: the bundled generators this install has, the face
+    first (the page opens on it)."""
+    names = (FACE_MODEL, DEFAULT_MODEL)
+    return [BUNDLED[n].path for n in names if BUNDLED[n].installed] or [resolve_model()]
 
 
 def resolve_model(model: str | Path | None = None) -> Path:

@@ -27,7 +27,8 @@ def add_parser(verbs: Any) -> None:
         "--model",
         type=Path,
         action="append",
-        help="generator ONNX; repeat for several (default: the bundled model)",
+        help="generator ONNX or bundled name; repeat for several (default: the bundled "
+        "generators, emoji64 first: the page opens on it)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--port", type=port, default=8000, help="TCP port (1..65535)")
@@ -96,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
         raise ImggenError(
             f"serve needs the serve extra ({e.name}): pip install 'imggen-rt[serve]'"
         ) from None
-    from ..bundled import resolve_model
     from ..generator import ImageGenerator, load
     from ..serve.app import read_token
 
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_on_ray(args, config)
     generators: dict[str, ImageGenerator] = {}
     with engine_build_progress(args) as build:
-        for path in [resolve_model(m) for m in args.model or [None]]:
+        for path in _models(args):
             gen = load(path, backend=args.backend, build=build)
             generators[model_name(path, set(generators))] = gen
     app = create_app(generators, config)
@@ -128,15 +128,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace) -> list[Path]:
+    from ..bundled import resolve_model, served_by_default
+
+    return [resolve_model(m) for m in args.model] if args.model else served_by_default()
+
+
 def _run_on_ray(args: argparse.Namespace, config: ServeConfig) -> int:
-    from ..bundled import resolve_model
     from ..serve import ray_app
 
     ray_app.import_serve()  # the install hint before any model is touched
     scaling = Scaling.from_options(
         args.replicas, args.min_replicas, args.max_replicas, args.target_ongoing, args.replica_cpus
     )
-    models = [resolve_model(m) for m in args.model or [None]]
+    models = _models(args)
     for path in models:
         if not path.is_file():
             raise ImggenError(f"model file {path} does not exist")
