@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,8 @@ class ImageCard:
     receptive_field: int | None = None
     not_tileable: str = ""  # why the model must see whole frames; "" = tileable
     description: str = ""
+    # Defaults of the model's scalar knobs (inputs besides the image, e.g. a strength).
+    scalars: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("input_range", "output_range"):
@@ -61,6 +63,9 @@ class ImageCard:
                 raise ImggenError(f"{name} must be finite with low < high, got {low}:{high}")
         if self.receptive_field is not None and not 0 <= self.receptive_field <= 4096:
             raise ImggenError(f"receptive field must be 0..4096 px, got {self.receptive_field}")
+        for name, value in self.scalars.items():
+            if not math.isfinite(value):
+                raise ImggenError(f"scalar {name}: a default must be finite, got {value}")
 
     @property
     def tileable(self) -> bool:
@@ -85,10 +90,11 @@ class ImageCard:
             rf = values.get("receptive_field")
             if rf is not None:
                 values["receptive_field"] = int(rf)
+            values["scalars"] = {str(k): float(v) for k, v in values.get("scalars", {}).items()}
             values["not_tileable"] = str(values.get("not_tileable", ""))
             values["description"] = str(values.get("description", ""))
             return cls(**values)
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, AttributeError) as e:
             raise ImggenError(f"{source}: the image-model card is damaged: {e}") from None
 
 
@@ -165,13 +171,28 @@ def _reach(changed: np.ndarray, c0: int, block: int, scale: int) -> int | None:
     return math.ceil(reach / scale)
 
 
-def is_image_model(inputs: list[TensorInfo]) -> bool:
-    """A graph whose one input is an NCHW image (1, 3 or 4 channels, not a 1x1 latent map):
-    an upscaler or restorer rather than a generator of latents."""
-    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+def is_image_input(shape: tuple[int | str | None, ...]) -> bool:
+    """An NCHW image (1, 3 or 4 channels), not a 1x1 latent map."""
+    if len(shape) != 4:
         return False
-    _, channels, h, w = inputs[0].shape
+    _, channels, h, w = shape
     return channels in (1, 3, 4) and not (h == 1 and w == 1)
+
+
+def is_scalar_input(shape: tuple[int | str | None, ...]) -> bool:
+    """A knob: one number per call (rank 0, or rank 1 of one or a batch)."""
+    if len(shape) == 0:
+        return True
+    return len(shape) == 1 and (shape[0] in (1, None) or isinstance(shape[0], str))
+
+
+def is_image_model(inputs: list[TensorInfo]) -> bool:
+    """A graph whose inputs are one NCHW image and scalar knobs: an upscaler or restorer
+    rather than a generator of latents."""
+    images = [t for t in inputs if is_image_input(t.shape)]
+    return len(images) == 1 and all(
+        is_scalar_input(t.shape) and "float" in t.dtype for t in inputs if t not in images
+    )
 
 
 def write_image_card(source: Path, out: Path, card: ImageCard) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,14 @@ import numpy as np
 
 from .card import MAX_SIDE
 from .errors import ImggenError, first_line
-from .image_card import ImageCard, always_global, global_op, measure_locality
+from .image_card import (
+    ImageCard,
+    always_global,
+    global_op,
+    is_image_input,
+    is_scalar_input,
+    measure_locality,
+)
 from .onnx_graph import load_model, metadata
 from .tiling import TileModel, TileSpec, run_tiled
 
@@ -73,6 +80,7 @@ class ImageModelSpec:
     static_batch: int | None  # and one with a fixed batch axis only this many tiles a call
     input_range: tuple[float, float] = (0.0, 1.0)
     output_range: tuple[float, float] = (0.0, 1.0)
+    scalars: dict[str, float] = field(default_factory=dict)  # the knobs' values, by input
     receptive_field: int | None = None  # context per side an output pixel needs; None: unknown
     not_tileable: str = ""  # why the model must see whole frames; "" = tileable
     card: ImageCard | None = None  # what `imggen-rt import` stored, when it did
@@ -94,8 +102,10 @@ class ImageModel:
         engine: str = "onnxruntime",
         build: Callable[[str], None] | None = None,
         cache_dir: Path | None = None,
+        scalars: dict[str, float] | None = None,
     ) -> None:
-        """engine: onnxruntime, openvino (this CPU's engine per tile size: bf16 where the CPU
+        """scalars: values of the model's knobs (inputs besides the image), over its card's
+        defaults. engine: onnxruntime, openvino (this CPU's engine per tile size: bf16 where the CPU
         has it, else FP32) or auto (see the module). build: the progress callback of a build
         on first use; None with auto = only engines built ahead."""
         import onnxruntime as ort
@@ -129,18 +139,29 @@ class ImageModel:
             input_range=input_range or base.input_range,
             output_range=output_range or base.output_range,
         )
+        self._given_scalars = dict(scalars or {})
         self.spec = self._probe(ranges, card, ops)
+        if engine == "openvino" and self.spec.scalars:
+            raise ImggenError(
+                f"{self.path.name} has scalar inputs: engines are built for models without "
+                "them; use --engine onnxruntime"
+            )
 
     def _probe(self, ranges: ImageCard, card: ImageCard | None, ops: set[str]) -> ImageModelSpec:
         name = self.path.name
         inputs = self.session.get_inputs()
-        images = [i for i in inputs if len(i.shape) == 4]
-        if len(inputs) != 1 or not images:
+        images = [i for i in inputs if is_image_input(tuple(i.shape))]
+        knobs = [i for i in inputs if i not in images]
+        if len(images) != 1 or not all(
+            is_scalar_input(tuple(k.shape)) and "float" in k.type for k in knobs
+        ):
             raise ImggenError(
-                f"{name} is not an image-to-image model: it needs one 4-D image input, it has "
-                f"{[(i.name, i.shape) for i in inputs]}"
+                f"{name} is not an image-to-image model: it needs one NCHW image input (and "
+                f"float scalar knobs), it has {[(i.name, i.shape) for i in inputs]}"
             )
         image = images[0]
+        self._knobs = {k.name: tuple(k.shape) for k in knobs}
+        self._knob_values = self._scalar_values(card)
         if "float" not in image.type:
             raise ImggenError(f"{name}: input '{image.name}' is {image.type}; images are float")
         channels = image.shape[1]
@@ -176,6 +197,7 @@ class ImageModel:
             self._static_batch,
             ranges.input_range,
             ranges.output_range,
+            scalars=dict(self._knob_values),
         )
         if card is not None:  # measured (or stated) at import
             return replace(
@@ -185,6 +207,32 @@ class ImageModel:
                 card=card,
             )
         return self._with_locality(spec, ops)
+
+    def _scalar_values(self, card: ImageCard | None) -> dict[str, float]:
+        """Each knob's value: given, else the card's default; a knob with neither, or a
+        value for a knob the model lacks, is one line."""
+        unknown = sorted(set(self._given_scalars) - set(self._knobs))
+        if unknown:
+            have = ", ".join(self._knobs) or "none"
+            raise ImggenError(
+                f"{self.path.name} has no scalar input {unknown[0]!r} (it has: {have})"
+            )
+        values = {**(card.scalars if card else {}), **self._given_scalars}
+        missing = [k for k in self._knobs if k not in values]
+        if missing:
+            raise ImggenError(
+                f"{self.path.name}: the scalar input {missing[0]!r} needs a value: --scalar "
+                f"{missing[0]}=VALUE (or store a default with `imggen-rt import --scalar`)"
+            )
+        return {k: values[k] for k in self._knobs}
+
+    def _feeds(self, tiles: np.ndarray) -> dict[str, np.ndarray]:
+        feeds = {self._input: tiles}
+        for name, shape in self._knobs.items():
+            size = len(tiles) if shape and not isinstance(shape[0], int) else 1
+            value = np.full((size,) if shape else (), self._knob_values[name], np.float32)
+            feeds[name] = value
+        return feeds
 
     def _with_locality(self, spec: ImageModelSpec, ops: set[str]) -> ImageModelSpec:
         """The receptive field and tileability, measured (see image_card)."""
@@ -213,7 +261,7 @@ class ImageModel:
     def _run_probe(self, channels: int, side: int) -> np.ndarray:
         x = np.zeros((self._static_batch or 1, channels, side, side), np.float32)
         try:
-            out = np.asarray(self.session.run([self._output], {self._input: x})[0])
+            out = np.asarray(self.session.run([self._output], self._feeds(x))[0])
         except Exception as e:  # the graph's own refusal (a size it cannot take, memory)
             why = first_line(e)
             raise ImggenError(f"{self.path.name} fails on a {side} px input: {why}") from None
@@ -260,7 +308,7 @@ class ImageModel:
 
     def _session_run(self, tiles: np.ndarray) -> np.ndarray:
         try:
-            out = self.session.run([self._output], {self._input: tiles})[0]
+            out = self.session.run([self._output], self._feeds(tiles))[0]
         except Exception as e:
             raise ImggenError(
                 f"{self.path.name} failed on a {tiles.shape} batch: {first_line(e)}"
@@ -322,6 +370,8 @@ class ImageModel:
         probed = self.spec
         if self.engine == "onnxruntime" or probed.static_side is not None or probed.not_tileable:
             return None
+        if probed.scalars:  # refused at load for an explicit openvino
+            return None
         from .backends.platform import cpu_supports
         from .engines.image_engine import ImageEngineSpec, OpenVinoImageEngine, build_image_engine
 
@@ -367,6 +417,7 @@ class ImageModel:
             "channels": [s.channels, s.out_channels],
             "input_range": list(s.input_range),
             "output_range": list(s.output_range),
+            "scalars": s.scalars,
             "receptive_field": s.receptive_field,
             "tileable": not s.not_tileable,
             "not_tileable": s.not_tileable or None,

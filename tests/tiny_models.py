@@ -94,10 +94,12 @@ def upscaler(
     pool: int = 1,
     fixed_out: bool = False,
     instance_norm: bool = False,
+    strength: bool = False,
 ) -> Path:
     """x2: Conv 3x3 (3 -> 12), DepthToSpace(2), Sigmoid; `pool` > 1 puts an average pool and a
     nearest upsample of that factor in front (the model then needs that spatial multiple);
-    `instance_norm` normalises the convolution's output over the frame (not tileable)."""
+    `instance_norm` normalises the convolution's output over the frame (not tileable);
+    `strength` adds a scalar input (shape [1]) the output is multiplied by."""
     side = static if static is not None else "h"
     x = helper.make_tensor_value_info(
         "image", TensorProto.FLOAT, [1 if static else "n", 3, side, side]
@@ -126,13 +128,17 @@ def upscaler(
         nodes.append(helper.make_node("InstanceNormalization", ["c", "gain", "shift"], ["cn"]))
     nodes += [
         helper.make_node("DepthToSpace", ["cn" if instance_norm else "c"], ["d"], blocksize=2),
-        helper.make_node("Sigmoid", ["d"], ["out" if not fixed_out else "s"]),
+        helper.make_node("Sigmoid", ["d"], ["out" if not (fixed_out or strength) else "s"]),
     ]
+    inputs = [x]
+    if strength:
+        inputs.append(helper.make_tensor_value_info("strength", TensorProto.FLOAT, [1]))
+        nodes.append(helper.make_node("Mul", ["s", "strength"], ["out"]))
     if fixed_out:
         sizes = numpy_helper.from_array(np.array([1, 3, 64, 64], np.int64), "sizes")
         inits.append(sizes)
         nodes.append(helper.make_node("Resize", ["s", "", "", "sizes"], ["out"], mode="nearest"))
-    graph = helper.make_graph(nodes, "up", [x], [y], inits)
+    graph = helper.make_graph(nodes, "up", inputs, [y], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     onnx.save(model, str(path))
     return path

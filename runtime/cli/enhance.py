@@ -10,6 +10,7 @@ from ..image_model import ENGINES
 from ..tiling import BLENDS
 from .arg_types import add_format_argument, positive_int
 from .engine_build import add_engine_build_argument
+from .knob_args import add_knob_arguments, parse_knobs
 
 
 def value_range(text: str) -> tuple[float, float]:
@@ -69,6 +70,7 @@ def add_parser(verbs: Any) -> None:
         "faster, else ONNX Runtime",
     )
     add_engine_build_argument(p)
+    add_knob_arguments(p)
     p.add_argument("--threads", type=positive_int, default=None, help="inference threads")
     add_format_argument(p)
     p.add_argument("--no-progress", action="store_true")
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         args.threads,
         args.engine,
         build=build,
+        scalars=parse_knobs(args.scalar),
     )
     tiling = model.tile_spec(args.tile, args.overlap, args.blend, args.batch_size)
     with Progress(disable=args.no_progress, transient=True) as bar:

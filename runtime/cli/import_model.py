@@ -152,7 +152,9 @@ def _import_image_model(args: argparse.Namespace) -> int:
         given_range(args.input_range, "--input-range"),
         given_range(args.output_range, "--output-range"),
     )
-    model = ImageModel(args.model, *ranges)
+    from .knob_args import parse_knobs
+
+    model = ImageModel(args.model, *ranges, scalars=parse_knobs(args.scalar))
     s = model.spec
     card = replace(
         s.card or ImageCard(),
@@ -161,6 +163,7 @@ def _import_image_model(args: argparse.Namespace) -> int:
         receptive_field=s.receptive_field,
         not_tileable=s.not_tileable,
         description=args.description or (s.card.description if s.card else ""),
+        scalars=s.scalars,
     )
     if args.receptive_field is not None:
         card = replace(card, receptive_field=args.receptive_field, not_tileable="")
@@ -182,6 +185,8 @@ def _import_image_model(args: argparse.Namespace) -> int:
         f"receptive field: {reach} ({measured}); "
         + (f"not tileable: {card.not_tileable}" if card.not_tileable else "tileable")
     )
+    for name, value in card.scalars.items():
+        print(f"scalar {name}: default {value:g}")
     for name, (low, high) in (("input", card.input_range), ("output", card.output_range)):
         print(
             f"{name} range: {low:g}:{high:g}"

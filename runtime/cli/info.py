@@ -170,6 +170,7 @@ def _show_image_model(info: dict[str, Any], as_json: bool) -> int:
                 info["input_range"], info["output_range"]
             ),
         ),
+        ("scalar knobs", ", ".join(f"{k}={v:g}" for k, v in info["scalars"].items()) or "none"),
         ("receptive field", "unknown" if reach is None else f"{reach} px"),
         ("tileable", "yes" if info["tileable"] else f"no: {info['not_tileable']}"),
         ("card", "yes" if info["card"] else "no (probed at load: `imggen-rt import` stores it)"),

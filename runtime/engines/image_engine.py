@@ -133,6 +133,11 @@ def build_image_engine(
     if why is not None:
         raise ImggenError(f"--precision {spec.precision}: {why}")
     probed = model.spec
+    if probed.scalars:
+        raise ImggenError(
+            f"{spec.model.name} has scalar inputs ({', '.join(probed.scalars)}): engines are "
+            "built for models without them"
+        )
     side = model.tile_spec(spec.tile, 0, batch=spec.batch).tile
     request = BuildRequest(
         target="openvino",

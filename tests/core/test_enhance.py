@@ -143,6 +143,36 @@ def test_import_writes_an_image_card_the_runtime_reads(
         ImageModel(tmp_path / "damaged.onnx")
 
 
+def test_scalar_knobs_take_a_value_from_the_flag_or_the_card(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = upscaler(tmp_path / "knob.onnx", strength=True)
+    with pytest.raises(ImggenError, match="'strength' needs a value: --scalar strength=VALUE"):
+        ImageModel(path)
+    with pytest.raises(ImggenError, match="no scalar input 'psi'"):
+        ImageModel(path, scalars={"strength": 1.0, "psi": 0.5})
+    frame = RNG.uniform(0, 1, (3, 20, 20)).astype(np.float32)
+    full = ImageModel(path, scalars={"strength": 1.0})
+    half = ImageModel(path, scalars={"strength": 0.5})
+    np.testing.assert_allclose(
+        half.run(frame, half.tile_spec(8)), full.run(frame, full.tile_spec(8)) / 2, rtol=1e-6
+    )
+    carded = tmp_path / "carded.onnx"
+    assert main(["import", str(path), "-o", str(carded), "--scalar", "strength=0.5"]) == 0
+    assert "scalar strength: default 0.5" in capsys.readouterr().out
+    assert ImageModel(carded).spec.scalars == {"strength": 0.5}
+    src = write(tmp_path / "a.png", RNG.integers(0, 256, (10, 12, 3), dtype=np.uint8))
+    out = tmp_path / "o"
+    assert main(["enhance", str(src), "-m", str(carded), "-o", str(out)]) == 0
+    assert main(["enhance", str(src), "-m", str(carded), "-o", str(tmp_path / "o2"),
+                 "--scalar", "strength=1"]) == 0  # fmt: skip
+    dim, bright = cv2.imread(str(out / "a.png")), cv2.imread(str(tmp_path / "o2" / "a.png"))
+    assert dim.shape == (20, 24, 3) and np.abs(dim * 2.0 - bright).max() <= 2
+    assert main(["enhance", str(src), "-m", str(carded), "-o", str(out), "--engine",
+                 "openvino"]) == 2  # fmt: skip
+    assert "scalar inputs" in capsys.readouterr().err
+
+
 def test_what_cannot_be_run_is_one_line(
     tmp_path: Path, tiny_rgb: TinyGenerator, capsys: pytest.CaptureFixture[str]
 ) -> None:
