@@ -246,9 +246,10 @@ def export(run_dir: Path, out: Path) -> None:
     probed = ImageModel(out).spec  # the receptive field, measured
     card = ImageCard(
         receptive_field=probed.receptive_field,
-        description=f"x{SCALE} upscaler (bilinear + learned residual, L1) trained by imggen-rt "
-        "on Twemoji SVG renders: Twemoji graphics by Twitter, Inc and other contributors, "
-        "CC-BY 4.0",
+        description=f"x{SCALE} upscaler (bilinear + learned residual; L1"
+        f"{', then L1 + adversarial' if config.adversarial else ''}, {state['step']} steps) "
+        "trained by imggen-rt on Twemoji SVG renders: Twemoji graphics by Twitter, Inc and "
+        "other contributors, CC-BY 4.0",
     )
     write_image_card(out, out, card)
 

@@ -44,7 +44,7 @@ BUNDLED = {
         BundledModel(
             "upscaler",
             "upscaler_x2.onnx",
-            "x2 upscaler trained on Twemoji renders (CC-BY 4.0 graphics), L1",
+            "x2 upscaler trained on Twemoji renders (CC-BY 4.0 graphics), L1 + adversarial",
             "image-to-image",
         ),
     )
