@@ -5,13 +5,14 @@ the upscaler's quality against Lanczos and bicubic.
 Throughput: frames making 1920x1080 output through `ImageModel`, interleaved in one run:
 whole-frame on ONNX Runtime (one tile the size of the frame), tiled on ONNX Runtime (256 and
 512 px tiles, the overlap the model's receptive field) and tiled on the static-shape OpenVINO
-bf16 engine per tile size (CPUs with bf16 in hardware). Memory: peak RSS of a fresh process
-enhancing one frame tiled at 1920x1080 and at 3840x2160 output (and whole-frame at 3840x2160,
-for contrast). Video: `imggen-rt video --size 1920x1080` frames/s with the upscaler on the
-generator's frames (`model=upscaler`: 32 -> 64 px, then Lanczos) and on 960x540 frames
-(`resize=960x540,model=upscaler`: the learned x2 makes the 1080p frame), on ONNX Runtime and
-with the engine. Quality: `imggen-rt eval upscaler` (PSNR and SSIM on the held-out emoji) and
-a before/after picture. Writes <out-dir>/enhance.json, .md and .png.
+bf16 engine per tile size (CPUs with bf16 in hardware). Memory: peak RSS (VmHWM) of a fresh
+process enhancing one 8-bit frame as `enhance` does, tiled at 1920x1080 and at 3840x2160
+output (and whole-frame at 3840x2160, for contrast). Video: `imggen-rt video --size 1920x1080`
+frames/s with the upscaler on the generator's frames (`model=upscaler`: 32 -> 64 px, then
+Lanczos) and on 960x540 frames (`resize=960x540,model=upscaler`: the learned x2 makes the
+1080p frame), on ONNX Runtime and with the engine. Quality: `imggen-rt eval upscaler` (PSNR
+and SSIM on the held-out emoji) and a before/after picture. Writes <out-dir>/enhance.json,
+.md and .png.
 
     python benchmarks/bench_enhance.py [--reps 3] [--out-dir benchmarks/results]
 """
@@ -73,7 +74,7 @@ def throughput(model_path: Path, reps: int, cache: Path) -> dict[str, Any]:
     }
 
 
-def video_fps(chain: str, engine: bool, cache: Path, frames_per_seed: int = 24) -> float:
+def video_fps(chain: str, engine: bool, cache: Path, frames_per_seed: int = 48) -> float:
     """frames/s `imggen-rt video` reports for a 1080p walk with `chain`; engine=False keeps
     the upscaler on ONNX Runtime (no engine built or cached)."""
     env = {**os.environ, "IMGGEN_RT_CACHE": str(cache)}
@@ -107,14 +108,20 @@ def video_rates(cache: Path) -> dict[str, dict[str, float]]:
 
 
 def peak_rss_mib(model_path: Path, width: int, height: int, tile: int) -> float:
-    """Peak RSS of a fresh process that enhances one frame of width x height input."""
+    """Peak RSS of a fresh process that enhances one frame of width x height input: VmHWM,
+    the high-water mark of the process's own memory (getrusage's maxrss would carry over the
+    parent's peak across the fork and exec)."""
     code = (
-        "import resource, numpy as np\n"
+        "import re, numpy as np\n"
+        "from imggen_rt.enhance import enhance_image\n"
         "from imggen_rt.image_model import ImageModel\n"
         f"m = ImageModel({str(model_path)!r})\n"
-        f"x = np.random.default_rng(1).uniform(0, 1, (3, {height}, {width})).astype(np.float32)\n"
-        f"m.run(x, m.tile_spec({tile}, {None if tile < max(width, height) else 0}))\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "rng = np.random.default_rng(1)\n"
+        f"image = rng.integers(0, 256, ({height}, {width}, 3), dtype=np.uint8)\n"
+        f"tiling = m.tile_spec({tile}, {None if tile < max(width, height) else 0})\n"
+        "enhance_image(image, m, tiling)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return round(int(done.stdout.split()[-1]) / 1024, 1)

@@ -55,13 +55,22 @@ def enhance_image(image: np.ndarray, model: ImageModel, tiling: TileSpec) -> np.
             raise ImggenError(
                 f"the model takes {spec.channels}-channel images; this one has {colour.shape[2]}"
             )
-    low, high = spec.input_range
-    x = colour.transpose(2, 0, 1).astype(np.float32) * np.float32((high - low) / top) + low
-    y = model.run(np.ascontiguousarray(x), tiling)
-    low, high = spec.output_range
-    y = np.nan_to_num(y, nan=low)  # a model's NaN becomes black, never an undefined cast
-    out = np.clip((y - low) * np.float32(top / (high - low)) + 0.5, 0, top).astype(image.dtype)
-    out = out.transpose(1, 2, 0)
+    # Tiles are converted to the model's range on the way in and quantised on the way out:
+    # the frame never exists as float32 whole (memory grows only by the file's own bytes).
+    in_low, in_high = spec.input_range
+    out_low, out_high = spec.output_range
+    gain_in, gain_out = np.float32((in_high - in_low) / top), np.float32(top / (out_high - out_low))
+
+    def to_input(tiles: np.ndarray) -> np.ndarray:
+        return tiles.astype(np.float32) * gain_in + np.float32(in_low)
+
+    def to_output(values: np.ndarray) -> np.ndarray:
+        values = np.nan_to_num(values, nan=out_low)  # a model's NaN is black, never undefined
+        return np.clip((values - out_low) * gain_out + 0.5, 0, top).astype(image.dtype)
+
+    out = model.run(
+        colour.transpose(2, 0, 1), tiling, to_input, to_output, image.dtype, channels_last=True
+    )
     if alpha is not None:
         size = (out.shape[1], out.shape[0])
         grown = cv2.resize(alpha, size, interpolation=cv2.INTER_CUBIC)

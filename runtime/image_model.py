@@ -333,15 +333,30 @@ class ImageModel:
                 )
         return TileSpec(side, overlap, spec.scale, spec.multiple, blend, batch, static)
 
-    def run(self, frame: np.ndarray, tiling: TileSpec) -> np.ndarray:
-        """(C, H, W) float32 in the input range -> (C', H * s, W * s) in the output range."""
+    def run(
+        self,
+        frame: np.ndarray,
+        tiling: TileSpec,
+        to_input: Callable[[np.ndarray], np.ndarray] | None = None,
+        to_output: Callable[[np.ndarray], np.ndarray] | None = None,
+        out_dtype: type[np.generic] | np.dtype = np.float32,
+        channels_last: bool = False,
+    ) -> np.ndarray:
+        """(C, H, W) -> (C', H * s, W * s): float32 in the input range to float32 in the
+        output range, or any dtype through per-tile conversions (`tiling.run_tiled`)."""
         _, h, w = frame.shape
+        io: dict[str, Any] = {
+            "to_input": to_input,
+            "to_output": to_output,
+            "out_dtype": out_dtype,
+            "channels_last": channels_last,
+        }
         if self.spec.not_tileable:
-            return run_tiled(frame, self.infer, self._whole_frame(h, w, tiling))
+            return run_tiled(frame, self.infer, self._whole_frame(h, w, tiling), **io)
         engine = self._engine_for(tiling) if min(h, w) >= tiling.tile else None
         if engine is None:
-            return run_tiled(frame, self.infer, tiling)
-        return run_tiled(frame, engine, replace(tiling, static=True))
+            return run_tiled(frame, self.infer, tiling, **io)
+        return run_tiled(frame, engine, replace(tiling, static=True), **io)
 
     def _whole_frame(self, h: int, w: int, tiling: TileSpec) -> TileSpec:
         """A model that must not be tiled runs each frame as one tile, up to a size."""

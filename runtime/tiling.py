@@ -104,8 +104,22 @@ def kept_ranges(origins: list[int], length: int, side: int) -> list[tuple[int, i
     return list(itertools.pairwise(cuts))
 
 
-def run_tiled(frame: np.ndarray, model: TileModel, spec: TileSpec) -> np.ndarray:
-    """(C, H, W) float32 -> (C', H * scale, W * scale) float32 through `model` in tiles."""
+def run_tiled(
+    frame: np.ndarray,
+    model: TileModel,
+    spec: TileSpec,
+    to_input: Callable[[np.ndarray], np.ndarray] | None = None,
+    to_output: Callable[[np.ndarray], np.ndarray] | None = None,
+    out_dtype: type[np.generic] | np.dtype = np.float32,
+    channels_last: bool = False,
+) -> np.ndarray:
+    """(C, H, W) -> (C', H * scale, W * scale) through `model` in tiles ((H * scale, W *
+    scale, C') with `channels_last`, as image files are laid out).
+
+    `to_input` turns a batch of tiles of the frame's dtype into the model's float32 values and
+    `to_output` the model's values into `out_dtype`, one tile at a time: an 8-bit frame never
+    exists as float32 whole, so memory grows with the frame only by its own bytes (feather
+    blending keeps a float32 sum of the whole output, and converts at the end)."""
     if frame.ndim != 3 or 0 in frame.shape:
         raise ImggenError(f"a frame to tile must be (C, H, W) with pixels, got {frame.shape}")
     _, h, w = frame.shape
@@ -123,6 +137,7 @@ def run_tiled(frame: np.ndarray, model: TileModel, spec: TileSpec) -> np.ndarray
     for start in range(0, len(tiles), spec.batch):
         group = tiles[start : start + spec.batch]
         batch = np.stack([padded[:, y : y + th, x : x + tw] for y, x in group])
+        batch = to_input(batch) if to_input else batch
         result = np.asarray(model(np.ascontiguousarray(batch, np.float32)), np.float32)
         if result.shape[0] != len(group) or result.shape[2:] != (th * s, tw * s):
             raise ImggenError(
@@ -130,13 +145,21 @@ def run_tiled(frame: np.ndarray, model: TileModel, spec: TileSpec) -> np.ndarray
                 f"{s} it should make (C, {th * s}, {tw * s})"
             )
         if out is None:
-            out = np.zeros((result.shape[1], ph * s, pw * s), np.float32)
+            if weight is not None:
+                out = np.zeros((result.shape[1], ph * s, pw * s), np.float32)
+            elif channels_last:
+                out = np.zeros((ph * s, pw * s, result.shape[1]), out_dtype)
+            else:
+                out = np.zeros((result.shape[1], ph * s, pw * s), out_dtype)
         for (y, x), tile_out in zip(group, result, strict=True):
             if weight is None:
                 (y0, y1), (x0, x1) = keep_y[y], keep_x[x]
-                out[:, y0 * s : y1 * s, x0 * s : x1 * s] = tile_out[
-                    :, (y0 - y) * s : (y1 - y) * s, (x0 - x) * s : (x1 - x) * s
-                ]
+                kept = tile_out[:, (y0 - y) * s : (y1 - y) * s, (x0 - x) * s : (x1 - x) * s]
+                kept = to_output(kept) if to_output else kept
+                if channels_last:
+                    out[y0 * s : y1 * s, x0 * s : x1 * s] = kept.transpose(1, 2, 0)
+                else:
+                    out[:, y0 * s : y1 * s, x0 * s : x1 * s] = kept
             else:
                 ramp = _feather((th, tw), spec.overlap, y, x, ph, pw)
                 mask = _upscaled(ramp, s)
@@ -145,6 +168,12 @@ def run_tiled(frame: np.ndarray, model: TileModel, spec: TileSpec) -> np.ndarray
     assert out is not None
     if weight is not None:
         out /= weight
+        if to_output:
+            out = to_output(out)
+        if channels_last:
+            out = out.transpose(1, 2, 0)
+    if channels_last:
+        return out[: h * s, : w * s]
     return out[:, : h * s, : w * s]
 
 

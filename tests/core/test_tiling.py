@@ -62,6 +62,25 @@ def test_tiled_equals_whole_frame_bit_for_bit(h: int, w: int, scale: int) -> Non
     np.testing.assert_array_equal(tiled, whole(frame, spec))
 
 
+@pytest.mark.parametrize("blend", ["crop", "feather"])
+def test_eight_bit_frames_convert_per_tile_and_come_back_channels_last(blend: str) -> None:
+    """enhance's route: uint8 in, uint8 out (H, W, C), converted tile by tile, equal to
+    converting the whole frame before and after."""
+    frame = RNG.integers(0, 256, (3, 37, 29), dtype=np.uint8)
+    spec = TileSpec(tile=16, overlap=RADIUS, scale=2, multiple=2, batch=3, blend=blend)
+
+    def to_input(x: np.ndarray) -> np.ndarray:
+        return x.astype(np.float32) / 255
+
+    def to_output(y: np.ndarray) -> np.ndarray:
+        return np.clip(y * 255 + 0.5, 0, 255).astype(np.uint8)
+
+    got = run_tiled(frame, upscaler(2), spec, to_input, to_output, np.uint8, channels_last=True)
+    expected = to_output(run_tiled(to_input(frame), upscaler(2), spec)).transpose(1, 2, 0)
+    assert got.shape == (74, 58, 3) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_too_little_overlap_shows_seams() -> None:
     frame = RNG.uniform(-1, 1, (3, 64, 64)).astype(np.float32)
     spec = TileSpec(tile=16, overlap=0, multiple=2)
