@@ -168,6 +168,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"The bundled x2 upscaler ({report['model']}) on {report['cpu']}; "
         f"`python benchmarks/bench_enhance.py` on {report['date']}.",
+        *(["", f"Conditions: {report['note']}"] if report.get("note") else []),
         "",
         "| 1920x1080 output | frames/s | vs whole frame |",
         "|---|---|---|",
@@ -232,6 +233,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument("--note", default="", help="what else ran on the machine, for the record")
     args = p.parse_args()
     model = resolve_model("upscaler")
     with tempfile.TemporaryDirectory() as folder:
@@ -241,6 +243,7 @@ def main() -> None:
             "Conv 32->12, PixelShuffle 2; trained here",
             "cpu": describe_machine()["cpu"],
             "date": dt.date.today().isoformat(),
+            "note": args.note,
             "throughput_1080p": throughput(model, args.reps, cache),
             "peak_rss_mib": {
                 "tiled_1080p": peak_rss_mib(model, 960, 540, 256),
