@@ -62,11 +62,13 @@ def enhance_image(image: np.ndarray, model: ImageModel, tiling: TileSpec) -> np.
     gain_in, gain_out = np.float32((in_high - in_low) / top), np.float32(top / (out_high - out_low))
 
     def to_input(tiles: np.ndarray) -> np.ndarray:
-        return tiles.astype(np.float32) * gain_in + np.float32(in_low)
+        scaled: np.ndarray = tiles.astype(np.float32) * gain_in + np.float32(in_low)
+        return scaled
 
     def to_output(values: np.ndarray) -> np.ndarray:
         values = np.nan_to_num(values, nan=out_low)  # a model's NaN is black, never undefined
-        return np.clip((values - out_low) * gain_out + 0.5, 0, top).astype(image.dtype)
+        levels: np.ndarray = np.clip((values - out_low) * gain_out + 0.5, 0, top)
+        return levels.astype(image.dtype)
 
     out = model.run(
         colour.transpose(2, 0, 1), tiling, to_input, to_output, image.dtype, channels_last=True

@@ -389,6 +389,7 @@ class ImageModel:
             return None
         from .backends.platform import cpu_supports
         from .engines.image_engine import ImageEngineSpec, OpenVinoImageEngine, build_image_engine
+        from .engines.pipeline import NotBuiltAhead
 
         precision = "bf16" if cpu_supports("bf16") is None else "fp32"
         explicit = self.engine == "openvino"
@@ -410,6 +411,8 @@ class ImageModel:
         )
         try:
             outcome = build_image_engine(spec, self, self._build or (lambda _: None))
+        except NotBuiltAhead:
+            return None  # builds are off and none was built ahead: ONNX Runtime, quietly
         except ImggenError as e:
             if explicit:
                 raise

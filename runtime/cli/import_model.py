@@ -137,6 +137,7 @@ def _import_image_model(args: argparse.Namespace) -> int:
     from ..image_card import ImageCard, write_image_card
     from ..image_model import ImageModel
     from .enhance import value_range
+    from .knob_args import parse_knobs
 
     def given_range(text: str | None, flag: str) -> tuple[float, float] | None:
         if text is None or text == "auto":
@@ -152,8 +153,6 @@ def _import_image_model(args: argparse.Namespace) -> int:
         given_range(args.input_range, "--input-range"),
         given_range(args.output_range, "--output-range"),
     )
-    from .knob_args import parse_knobs
-
     model = ImageModel(args.model, *ranges, scalars=parse_knobs(args.scalar))
     s = model.spec
     card = replace(
@@ -169,7 +168,6 @@ def _import_image_model(args: argparse.Namespace) -> int:
         card = replace(card, receptive_field=args.receptive_field, not_tileable="")
     if args.not_tileable:
         card = replace(card, not_tileable=args.not_tileable)
-    card = ImageCard(**asdict(card))  # checks the stated values
     write_image_card(args.model, args.out, card)
     if args.json:
         print(json.dumps({**model.describe(), "card": asdict(card)}, indent=2))
@@ -192,7 +190,7 @@ def _import_image_model(args: argparse.Namespace) -> int:
             f"{name} range: {low:g}:{high:g}"
             + (
                 " (assumed: set it if the model differs)"
-                if ranges[name == "output"] is None
+                if ranges[name == "output"] is None and s.card is None
                 else ""
             )
         )

@@ -119,9 +119,8 @@ class OpenVinoImageEngine:
             self._padded[:n] = tiles
             tiles = self._padded
         out = self._request.infer({0: np.ascontiguousarray(tiles, np.float32)})[self._output]
-        return np.array(
-            out[:n], np.float32, copy=True
-        )  # a copy: the request reuses its output memory
+        # a copy: the request reuses its output memory on the next call
+        return np.array(out[:n], np.float32, copy=True)
 
 
 def build_image_engine(

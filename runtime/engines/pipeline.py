@@ -42,6 +42,10 @@ class RefusedBefore(ImggenError):
     """The gate refused this exact build before and the spec says not to retry it."""
 
 
+class NotBuiltAhead(ImggenError):
+    """No matching artifact is cached and the spec says not to build one."""
+
+
 @dataclass(frozen=True)
 class BuildSpec:
     model: Path
@@ -165,7 +169,7 @@ def cached_build(
                 "use another --cache-dir, or --rebuild to replace it"
             )
         if not policy.may_build:
-            raise ImggenError(f"no {artifact.label} built ahead ({verdict.reason})")
+            raise NotBuiltAhead(f"no {artifact.label} built ahead ({verdict.reason})")
         refused = None if policy.retry_refused else slot.refusal(request)
         if refused is not None:
             raise RefusedBefore(f"the {artifact.label} was refused before: {refused}")
