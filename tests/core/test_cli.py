@@ -152,3 +152,19 @@ def test_models_lists_the_bundled_ones_and_names_resolve(
     assert main(["generate", "-m", "nosuch", "-n", "1", "-o", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert "model file nosuch does not exist (bundled models:" in err and DEFAULT_MODEL in err
+
+
+def test_serve_without_models_opens_on_the_face_when_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from imggen_rt import bundled
+
+    shutil.copy(bundled.BUNDLED[bundled.DEFAULT_MODEL].path, tmp_path)
+    monkeypatch.setattr(bundled, "MODELS_DIR", tmp_path)
+    default = bundled.BUNDLED[bundled.DEFAULT_MODEL].path
+    assert bundled.served_by_default() == [default]  # no emoji64 in this install
+    face = bundled.BUNDLED[bundled.FACE_MODEL].path
+    shutil.copy(default, face)  # any generator file stands in for it here
+    assert bundled.served_by_default() == [face, default]
