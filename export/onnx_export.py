@@ -233,7 +233,12 @@ def card_for_checkpoint(
         producer=f"imggen-rt {__version__} (torch {torch.__version__})",
         training_data=str(meta["data_name"]),
         description=description or f"DCGAN trained {meta['step']} steps",
-        extra={"architecture": json.dumps(gan, sort_keys=True), "train_step": str(meta["step"])},
+        extra={
+            "architecture": json.dumps(gan, sort_keys=True),
+            "train_step": str(meta["step"]),
+            # The training images' alpha as PNG stores it (export.emoji): colour not multiplied.
+            **({"alpha": "straight"} if int(gan["channels"]) == 4 else {}),
+        },
         colour_space=checked_colour_space(colour_space),
     )
 

@@ -118,6 +118,7 @@ def test_rgba_bf16_training_resumes_exactly_and_exports(emoji_folder: Path, tmp_
     assert export_generator(generator, card, onnx_path).max_abs_error <= 1e-4
     with imggen_rt.load(onnx_path, backend="ort") as gen:
         assert gen.card.channels == 4 and gen.card.class_names[-1] == "Flags"
+        assert gen.card.extra["alpha"] == "straight"  # stated in the card
         assert gen.generate(seeds=[1, 2], classes=["Flags", 0]).shape == (2, 32, 32, 4)
     half = export_fp16(onnx_path, tmp_path / "emoji.fp16.onnx", card)
     assert half.passed, half.summary()
