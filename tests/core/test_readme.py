@@ -23,10 +23,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test_command in ci_lines
 
 
-def test_readme_generate_command_uses_the_bundled_model() -> None:
+def test_readme_generate_command_uses_a_bundled_model() -> None:
+    from imggen_rt.bundled import BUNDLED
+
     generate = next(c for c in readme_commands() if "imggen-rt generate" in c)
     assert generate.startswith("pip install . && imggen-rt generate")
-    assert " -m " not in generate
+    named = re.search(r" -m (\S+)", generate)
+    if named:  # a model by name must ship inside the package
+        assert BUNDLED[named.group(1)].installed
 
 
 @pytest.mark.slow  # streams the 10k images of the README example
