@@ -39,7 +39,11 @@ def add_parser(verbs: Any) -> None:
         "tiles of that size, gated on test images; `enhance` and the chain's model= op then "
         "run it for frames of at least one tile.",
     )
-    p.add_argument("model", type=Path, help="FP32 generator ONNX")
+    p.add_argument(
+        "model",
+        type=Path,
+        help="FP32 generator ONNX, or an image-to-image one with --tile; or a bundled name",
+    )
     p.add_argument("--target", choices=("trt", "onnx-fp16", "openvino"), default="trt")
     p.add_argument(
         "--precision",
@@ -93,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
 
         import_tensorrt()  # first: without TensorRT nothing else matters
     precision = args.precision or ("bf16" if args.target == "openvino" else "fp16")
+    from ..bundled import resolve_model
+
     spec = BuildSpec(
-        model=args.model,
+        model=resolve_model(str(args.model)),
         target=args.target,
         precision=precision,
         profile=parse_batches(args.batch or "1,8,16"),
