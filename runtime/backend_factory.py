@@ -211,6 +211,7 @@ def first_use_engine(model: Path, progress: Callable[[str], None]) -> str | None
     hardware, none is cached, the gate did not refuse it before) and return the engine
     backend `auto` should take now, or None to stay on FP32 (the reason logged)."""
     from .backends.platform import cpu_supports
+    from .engines.parity import ParityRefused
     from .engines.pipeline import BuildSpec, RefusedBefore, build
 
     unsupported = cpu_supports(FIRST_USE_PRECISION)
@@ -225,7 +226,12 @@ def first_use_engine(model: Path, progress: Callable[[str], None]) -> str | None
         return None
     except ImggenError as e:
         log.info("backend auto: running FP32 OpenVINO (%s)", e)
-        progress(f"not used, running FP32: {e}")
+        if isinstance(e, ParityRefused):  # the numbers are in the cache's refusal record
+            progress(
+                f"not used, running FP32: the parity gate refused it ({'; '.join(e.failures)})"
+            )
+        else:
+            progress(f"not used, running FP32: {e}")
         return None
     engine = fastest_openvino_engine(model)
     if engine is None:

@@ -153,12 +153,21 @@ def check_parity(
     )
 
 
+class ParityRefused(ImggenError):
+    """An artifact missed the gate; `failures` says how, in a few words each."""
+
+    def __init__(self, message: str, failures: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.failures = failures
+
+
 def require_parity(report: ParityReport, artifact: str) -> None:
     """Refuse a failing artifact with its numbers."""
     if not report.passed:
-        raise ImggenError(
+        raise ParityRefused(
             f"{artifact} failed the parity gate against the FP32 reference: "
-            f"{'; '.join(report.failures)} ({report.summary()}); nothing was written"
+            f"{'; '.join(report.failures)} ({report.summary()}); nothing was written",
+            report.failures,
         )
 
 
