@@ -133,6 +133,7 @@ def upscaler_quality(path: Path, picture: Path) -> dict[str, Any]:
     128 px render, at 1:1."""
     import cv2
 
+    from imggen_rt.enhance import enhance_image
     from imggen_rt.export.upscaler import evaluate, load_pairs
     from imggen_rt.grid import contact_sheet
     from imggen_rt.image_model import ImageModel
@@ -145,8 +146,7 @@ def upscaler_quality(path: Path, picture: Path) -> dict[str, Any]:
         image = lo.transpose(1, 2, 0)
         doubled = cv2.resize(image, (128, 128), interpolation=cv2.INTER_NEAREST)
         lanczos = cv2.resize(image, (128, 128), interpolation=cv2.INTER_LANCZOS4)
-        ours = model.run(lo.astype(np.float32) / 255, model.tile_spec(64))
-        learned = np.clip(ours * 255 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+        learned = enhance_image(image, model, model.tile_spec(64))
         rows += [doubled, lanczos, learned, hi.transpose(1, 2, 0)]
     sheet = contact_sheet(np.stack(rows), columns=4)
     cv2.imwrite(str(picture), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))

@@ -259,6 +259,7 @@ def evaluate(model_path: Path, count: int | None = None) -> dict[str, Any]:
     the model, Lanczos and bicubic; the model runs as `enhance` runs it (tiled, its card)."""
     from skimage.metrics import structural_similarity
 
+    from ..enhance import enhance_image
     from ..image_model import ImageModel
 
     model = ImageModel(model_path)
@@ -268,17 +269,12 @@ def evaluate(model_path: Path, count: int | None = None) -> dict[str, Any]:
     low, high = load_pairs("heldout", count, seed=1, scale=spec.scale)
     tiling = model.tile_spec(LOW)
     side = LOW * spec.scale
-    in_low, in_high = spec.input_range
-    out_low, out_high = spec.output_range
     scores: dict[str, dict[str, list[float]]] = {
         name: {"psnr": [], "ssim": []} for name in ("model", "lanczos", "bicubic")
     }
     for lo, hi in zip(low, high, strict=True):
-        x = lo.astype(np.float32) * np.float32((in_high - in_low) / 255) + np.float32(in_low)
-        y = (model.run(x, tiling) - out_low) * (255 / (out_high - out_low))
-        ours = np.clip(np.nan_to_num(y) + 0.5, 0, 255).astype(np.uint8)
         image = lo.transpose(1, 2, 0)
-        made = {"model": ours}
+        made = {"model": enhance_image(image, model, tiling).transpose(2, 0, 1)}
         for name, interp in (("lanczos", cv2.INTER_LANCZOS4), ("bicubic", cv2.INTER_CUBIC)):
             made[name] = cv2.resize(image, (side, side), interpolation=interp).transpose(2, 0, 1)
         for name, up in made.items():

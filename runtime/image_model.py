@@ -33,7 +33,7 @@ from .image_card import (
     is_scalar_input,
     measure_locality,
 )
-from .onnx_graph import load_model, metadata
+from .onnx_graph import load_model
 from .tiling import TileModel, TileSpec, run_tiled
 
 if TYPE_CHECKING:
@@ -129,10 +129,8 @@ class ImageModel:
             raise ImggenError(
                 f"{self.path.name} is not a model ONNX Runtime can run: {first_line(e)}"
             ) from None
-        graph = load_model(self.path, load_weights=False)
-        card = ImageCard.from_metadata(metadata(graph), self.path.name)
-        ops = {node.op_type for node in graph.graph.node}
-        del graph
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        card = ImageCard.from_metadata(metadata, self.path.name)
         base = card or ImageCard()
         ranges = replace(
             base,
@@ -140,14 +138,14 @@ class ImageModel:
             output_range=output_range or base.output_range,
         )
         self._given_scalars = dict(scalars or {})
-        self.spec = self._probe(ranges, card, ops)
+        self.spec = self._probe(ranges, card)
         if engine == "openvino" and self.spec.scalars:
             raise ImggenError(
                 f"{self.path.name} has scalar inputs: engines are built for models without "
                 "them; use --engine onnxruntime"
             )
 
-    def _probe(self, ranges: ImageCard, card: ImageCard | None, ops: set[str]) -> ImageModelSpec:
+    def _probe(self, ranges: ImageCard, card: ImageCard | None) -> ImageModelSpec:
         name = self.path.name
         inputs = self.session.get_inputs()
         images = [i for i in inputs if is_image_input(tuple(i.shape))]
@@ -206,7 +204,7 @@ class ImageModel:
                 not_tileable=card.not_tileable,
                 card=card,
             )
-        return self._with_locality(spec, ops)
+        return self._with_locality(spec)
 
     def _scalar_values(self, card: ImageCard | None) -> dict[str, float]:
         """Each knob's value: given, else the card's default; a knob with neither, or a
@@ -234,8 +232,10 @@ class ImageModel:
             feeds[name] = value
         return feeds
 
-    def _with_locality(self, spec: ImageModelSpec, ops: set[str]) -> ImageModelSpec:
-        """The receptive field and tileability, measured (see image_card)."""
+    def _with_locality(self, spec: ImageModelSpec) -> ImageModelSpec:
+        """The receptive field and tileability, measured (see image_card); the graph's ops
+        name the reason (parsed only here: a model with a card is read once, by the session)."""
+        ops = {node.op_type for node in load_model(self.path, load_weights=False).graph.node}
         if spec.static_side is not None:
             side = spec.static_side
         else:
